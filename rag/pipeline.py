@@ -1,0 +1,315 @@
+"""The facade most users need: build or load an index, search it, ask questions.
+
+``RAG`` ties the components together (documents → chunking → embeddings → store → retrieval →
+generation) and is what the CLI, the UI and the evaluation scripts use; none of them touch the store or the
+models directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rag.chunking import Chunker
+from rag.config import INDEX_FIELDS, Config, RetrievalMode
+from rag.devices import DeviceChoice, select_device
+from rag.documents import Article, LoadProblem, load_articles
+from rag.embeddings import Embedder
+from rag.errors import QuestionError, RagError, StaleIndexError
+from rag.normalize import NORMALIZATION_VERSION, tokenize
+from rag.retrieval import Hit, Retriever
+from rag.store import IndexSnapshot, IndexStore
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+_PACKAGES = ("sanad", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s")
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    problems: list[LoadProblem] = field(default_factory=list)
+    files_read: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.deleted)} deleted; {self.chunks_embedded} chunks embedded "
+            f"from {self.files_read} files in {self.seconds:.1f} s; {len(self.problems)} problems"
+        )
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def clean_question(question: str) -> str:
+    """Validate a question: strip control characters and whitespace; reject empty, huge or wordless input."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be a string")
+    if len(question) > MAX_QUESTION_CHARS * 50:
+        # Refuse before any per-character work so a 100 MB paste costs nothing.
+        raise QuestionError(
+            f"the question is too long ({len(question)} characters, limit {MAX_QUESTION_CHARS})"
+        )
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is too long ({len(text)} characters, limit {MAX_QUESTION_CHARS})")
+    if not tokenize(text):
+        raise QuestionError("the question contains no words (only symbols, emoji or diacritics)")
+    return text
+
+
+class RAG:
+    """Index articles and answer questions about them, with citations."""
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str],
+        config: Config,
+        snapshot: IndexSnapshot,
+        embedder: Embedder,
+        device: DeviceChoice,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.config = config
+        self.device = device
+        self.embedder = embedder
+        self.store = IndexStore(index_dir)
+        self._set_snapshot(snapshot)
+        self.last_report: IndexReport | None = None
+
+    # -- construction -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _config(config: Config | None, overrides: dict[str, Any]) -> Config:
+        if config is None:
+            return Config(**overrides)
+        return config.model_copy(update=overrides) if overrides else config
+
+    @staticmethod
+    def _embedder(config: Config, device: DeviceChoice) -> Embedder:
+        return Embedder(
+            config.embedding_model,
+            device=device.device,
+            dtype=device.dtype,
+            batch_size=config.embed_batch_size or device.embed_batch_size,
+            truncate_dim=config.embedding_dim,
+            fetch=config.fetch_models,
+        )
+
+    @staticmethod
+    def _fingerprint(config: Config, embedder: Embedder) -> dict[str, Any]:
+        return {
+            **config.index_settings(),
+            "embedding_weights": embedder.fingerprint,
+            "dimension": embedder.dimension,
+            "normalization_version": NORMALIZATION_VERSION,
+        }
+
+    @classmethod
+    def build(
+        cls,
+        paths: Iterable[str | os.PathLike[str]],
+        index_dir: str | os.PathLike[str] = "index",
+        *,
+        config: Config | None = None,
+        rebuild: bool = False,
+        progress: bool = False,
+        **overrides: Any,
+    ) -> RAG:
+        """Index the articles under ``paths`` into ``index_dir`` (incremental: only new or changed articles
+        are embedded) and return a ready pipeline. ``rebuild`` discards the existing index."""
+        store = IndexStore(index_dir)
+        if config is None:
+            # Keep building with the settings the index was made with unless told otherwise.
+            config = Config(**{**_saved_index_settings(store), **overrides})
+        else:
+            config = cls._config(config, overrides)
+        device = select_device(config.device)
+        embedder = cls._embedder(config, device)
+        fingerprint = cls._fingerprint(config, embedder)
+        with store.lock():
+            if store.exists() and not rebuild:
+                snapshot = store.load()
+                _check_fingerprint(snapshot.fingerprint, fingerprint, store.root)
+            else:
+                snapshot = IndexSnapshot.empty(fingerprint, embedder.dimension)
+            rag = cls(index_dir, config, snapshot, embedder, device)
+            rag.last_report = rag._index(paths, snapshot, progress=progress, force_write=rebuild)
+        return rag
+
+    @classmethod
+    def load(
+        cls, index_dir: str | os.PathLike[str] = "index", *, config: Config | None = None, **overrides: Any
+    ) -> RAG:
+        """Open an existing index; its build settings come from its manifest."""
+        store = IndexStore(index_dir)
+        snapshot = store.load()
+        if config is None:
+            config = Config(**{**_saved_index_settings(store), **overrides})
+        else:
+            config = cls._config(config, overrides)
+        device = select_device(config.device)
+        embedder = cls._embedder(config, device)
+        _check_fingerprint(snapshot.fingerprint, cls._fingerprint(config, embedder), store.root)
+        return cls(index_dir, config, snapshot, embedder, device)
+
+    def _set_snapshot(self, snapshot: IndexSnapshot) -> None:
+        self.snapshot = snapshot
+        self.retriever = Retriever(
+            snapshot, self.embedder, rrf_k=self.config.rrf_k, candidates=self.config.candidates
+        )
+
+    # -- indexing -----------------------------------------------------------------------------------------
+
+    def _chunker(self) -> Chunker:
+        return Chunker(self.embedder.count_tokens, self.config.chunk_size, self.config.chunk_overlap)
+
+    def _index(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        snapshot: IndexSnapshot,
+        *,
+        progress: bool,
+        force_write: bool = False,
+    ) -> IndexReport:
+        import time
+
+        started = time.perf_counter()
+        loaded = load_articles(paths, progress=progress)
+        report = IndexReport(problems=list(loaded.problems), files_read=loaded.files_read)
+        changed: list[Article] = []
+        for article in loaded.articles:
+            previous = snapshot.articles.get(article.id)
+            if previous is None:
+                report.added.append(article.id)
+                changed.append(article)
+            elif previous.content_hash != article.content_hash or previous != article:
+                report.updated.append(article.id)
+                changed.append(article)
+            else:
+                report.unchanged.append(article.id)
+        if changed:
+            snapshot.remove_articles(a.id for a in changed)
+            chunks = self._chunker().split_all(changed)
+            titles = [next(a.title for a in changed if a.id == c.article_id) for c in chunks]
+            vectors = self.embedder.embed_documents([c.text for c in chunks], titles, progress=progress)
+            snapshot.add(changed, chunks, vectors)
+            report.chunks_embedded = len(chunks)
+        if changed or force_write or not self.store.exists():
+            self.store.write(snapshot, extra=self._manifest_extra())
+        self._set_snapshot(snapshot)
+        report.seconds = time.perf_counter() - started
+        logger.info("indexing: %s", report.summary())
+        return report
+
+    def _manifest_extra(self) -> dict[str, Any]:
+        return {"config": self.config.model_dump(), "packages": _package_versions()}
+
+    def add(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool = False) -> IndexReport:
+        """Index more articles (new ones added, changed ones replaced) into this pipeline's index."""
+        with self.store.lock():
+            snapshot = self.store.load()
+            _check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
+            self.last_report = self._index(paths, snapshot, progress=progress)
+        return self.last_report
+
+    def delete(self, article_ids: Sequence[str]) -> int:
+        """Remove articles by id; returns how many of them were in the index."""
+        with self.store.lock():
+            snapshot = self.store.load()
+            present = [a for a in article_ids if a in snapshot.articles]
+            if present:
+                snapshot.remove_articles(present)
+                self.store.write(snapshot, extra=self._manifest_extra())
+            self._set_snapshot(snapshot)
+        return len(present)
+
+    def refresh(self) -> bool:
+        """Pick up a generation written by another process; returns True when one was loaded."""
+        if self.store.current_generation().name == self.snapshot.generation:
+            return False
+        self._set_snapshot(self.store.load())
+        return True
+
+    # -- querying -----------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query`` (hybrid by default), best first."""
+        query = clean_question(query)
+        return self.retriever.search(query, k=k or self.config.top_k, mode=mode or self.config.retrieval_mode)
+
+    @property
+    def articles(self) -> dict[str, Article]:
+        return dict(self.snapshot.articles)
+
+    def info(self) -> dict[str, Any]:
+        """Index size, models, fingerprint and device, as shown by `rag info`."""
+        return {
+            "index_dir": str(self.index_dir),
+            "generation": self.snapshot.generation,
+            "articles": len(self.snapshot.articles),
+            "chunks": len(self.snapshot.chunks),
+            "fingerprint": self.snapshot.fingerprint,
+            "embedder": {
+                "model": self.config.embedding_model,
+                "path": self.embedder.path,
+                "device": self.embedder.device,
+                "dimension": self.embedder.dimension,
+            },
+            "device": self.device.to_dict(),
+            "config": self.config.model_dump(),
+            "packages": self.snapshot.manifest.get("packages", {}),
+        }
+
+    def iter_articles(self) -> Iterator[Article]:
+        yield from self.snapshot.articles.values()
+
+
+def _saved_index_settings(store: IndexStore) -> dict[str, Any]:
+    """Index-defining settings recorded in an existing index (empty when there is none or it is damaged)."""
+    if not store.exists():
+        return {}
+    try:
+        saved = store.read_manifest().get("config", {})
+    except RagError:
+        return {}
+    return {name: saved[name] for name in INDEX_FIELDS if name in saved}
+
+
+def _check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path) -> None:
+    differences = [
+        f"{key}: index has {found.get(key)!r}, requested {wanted.get(key)!r}"
+        for key in sorted(set(found) | set(wanted))
+        if found.get(key) != wanted.get(key)
+    ]
+    if differences:
+        raise StaleIndexError(
+            f"stale index at {root} ({'; '.join(differences)}): rebuild with "
+            f"`rag index PATH --index-dir {root} --rebuild`"
+        )

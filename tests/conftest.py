@@ -1,0 +1,108 @@
+"""Shared fixtures: tiny but real models built on the fly, so tests never need the big downloads.
+
+The tiny embedder is a 2-layer BERT with a WordPiece vocabulary trained on the demo corpus, saved as a real
+sentence-transformers folder (modules.json, pooling, prompts) and loaded through the same code path as
+EmbeddingGemma.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_ARTICLES = ROOT / "data" / "articles"
+
+
+def build_tiny_embedder(folder: Path) -> Path:
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(DEMO_ARTICLES.glob("*.txt"))]
+    # A deterministic WordPiece vocabulary (the tokenizers trainer breaks frequency ties differently from
+    # run to run): special tokens, every character alone and as a continuation, then the frequent words.
+    words = Counter(re.findall(r"\w+|[^\w\s]", "\n".join(texts)))
+    chars = sorted({ch for word in words for ch in word})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *(f"##{ch}" for ch in chars)]
+    vocab += [w for w, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])) if len(w) > 1][:1500]
+    wordpiece = BertWordPieceTokenizer(
+        {token: i for i, token in enumerate(vocab)}, lowercase=False, strip_accents=False
+    )
+    raw = folder / "raw"
+    raw.mkdir(parents=True)
+    tokenizer = BertTokenizerFast(
+        tokenizer_object=wordpiece._tokenizer,
+        do_lower_case=False,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+    )
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    bert = BertModel(config)
+    # Zeroing positions and every residual branch turns the network into a bag of (layer-normalized) random
+    # token vectors: mean pooling then gives a random projection of the bag of words, so the tiny model's
+    # similarities follow word overlap and dense retrieval is meaningful, not noise.
+    with torch.no_grad():
+        bert.embeddings.position_embeddings.weight.zero_()
+        bert.embeddings.token_type_embeddings.weight.zero_()
+        for layer in bert.encoder.layer:
+            for linear in (layer.attention.output.dense, layer.output.dense):
+                linear.weight.zero_()
+                linear.bias.zero_()
+    bert.save_pretrained(raw)
+    tokenizer.save_pretrained(raw)
+    transformer = models.Transformer(str(raw), max_seq_length=256)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    model = SentenceTransformer(
+        modules=[transformer, pooling],
+        prompts={"query": "task: search result | query: ", "document": "title: none | text: "},
+        device="cpu",
+    )
+    target = folder / "tiny-embedder"
+    model.save(str(target))
+    shutil.rmtree(raw)
+    json.loads((target / "modules.json").read_text())  # a real sentence-transformers folder
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_embedder(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    """A writable copy of the demo corpus."""
+    target = tmp_path / "articles"
+    shutil.copytree(DEMO_ARTICLES, target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Tests must never read a developer's rag.toml, RAG_* variables or model cache, nor reach a hub.
+    for name in list(__import__("os").environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_path / "model-cache"))
+    monkeypatch.setenv("RAG_FETCH_MODELS", "false")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)

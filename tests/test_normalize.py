@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.normalize import normalize_arabic, strip_article, tokenize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("أإآٱا", "ااااا"),
+        ("مستشفى", "مستشفي"),
+        ("شركة", "شركه"),
+        ("مُدرَّب", "مدرب"),
+        ("إطـــلاق", "اطلاق"),
+        ("٢٠٢٥ و۱۲۳", "2025 و123"),
+        ("لماذا؟ نعم، لا؛", "لماذا? نعم, لا;"),
+        ("«ديب سيك»", '"ديب سيك"'),
+        ("NVIDIA  Nvidia", "nvidia nvidia"),
+        ("\ufefbعلام", "لاعلام"),  # NFKC folds the lam-alef ligature
+        ("a\u200fb", "ab"),
+    ],
+)
+def test_normalize_arabic(raw: str, expected: str) -> None:
+    assert normalize_arabic(raw) == expected
+
+
+def test_normalize_is_idempotent() -> None:
+    text = "أجّلت شركة «ديب سيك» إطلاق نموذجها ٢ مرةً؟"
+    assert normalize_arabic(normalize_arabic(text)) == normalize_arabic(text)
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("الرقائق", "الرقائق"[2:]),
+        ("والشركة", "الشركة"[2:]),
+        ("بالذكاء", "ذكاء"),
+        ("للشركات", "شركات"),
+        ("ال", "ال"),
+    ],
+)
+def test_strip_article(token: str, expected: str) -> None:
+    assert strip_article(token) == expected
+
+
+def test_tokenize_matches_across_spelling_variants() -> None:
+    assert tokenize("إطلاق النموذج؟") == tokenize("اطلاق نموذج")
+    assert tokenize("شركة هواوي") == tokenize("الشركه هواوى")
+    assert tokenize("...!!! ؟") == []
