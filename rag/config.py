@@ -51,6 +51,9 @@ class Config(BaseSettings):
         "qwen2.5-coder-1.5b-instruct-q4_k_m", description="GGUF registry name/path, or a transformers model."
     )
     max_new_tokens: int = Field(320, ge=16)
+    max_sources: int = Field(
+        4, ge=1, le=20, description="Retrieved chunks given to the generator as sources."
+    )
     context_chars: int = Field(
         1800, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."
     )

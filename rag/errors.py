@@ -42,3 +42,7 @@ class DeviceUnavailableError(RagError):
 
 class QuestionError(RagError):
     """The question is empty or unusable."""
+
+
+class GeneratorUnavailableError(RagError):
+    """The requested generator's runtime or model is not available."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,21 @@ from rag.config import INDEX_FIELDS, Config, RetrievalMode
 from rag.devices import DeviceChoice, select_device
 from rag.documents import Article, LoadProblem, load_articles
 from rag.embeddings import Embedder
-from rag.errors import QuestionError, RagError, StaleIndexError
+from rag.errors import GeneratorUnavailableError, QuestionError, RagError, StaleIndexError
+from rag.generation import (
+    STOPWORDS,
+    Answer,
+    ExtractiveGenerator,
+    Generator,
+    GGUFGenerator,
+    SourcesEvent,
+    TokenEvent,
+    TransformersGenerator,
+    build_prompt,
+    ground,
+    refusal_text,
+)
+from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
 from rag.retrieval import Hit, Retriever
 from rag.store import IndexSnapshot, IndexStore
@@ -102,6 +117,7 @@ class RAG:
         self.store = IndexStore(index_dir)
         self._set_snapshot(snapshot)
         self.last_report: IndexReport | None = None
+        self._generators: dict[str, Generator] = {}
 
     # -- construction -------------------------------------------------------------------------------------
 
@@ -198,8 +214,6 @@ class RAG:
         progress: bool,
         force_write: bool = False,
     ) -> IndexReport:
-        import time
-
         started = time.perf_counter()
         loaded = load_articles(paths, progress=progress)
         report = IndexReport(problems=list(loaded.problems), files_read=loaded.files_read)
@@ -289,6 +303,152 @@ class RAG:
 
     def iter_articles(self) -> Iterator[Article]:
         yield from self.snapshot.articles.values()
+
+    # -- answering ----------------------------------------------------------------------------------------
+
+    def generator(self, name: str | None = None) -> Generator:
+        """The generator called ``name`` (default: the configured one), loaded once per process."""
+        name = name or self.config.generator
+        if name == "auto":
+            name = self._auto_generator()
+        if name not in self._generators:
+            self._generators[name] = self._load_generator(name)
+        return self._generators[name]
+
+    def _auto_generator(self) -> str:
+        if self.device.generator_runtime == "transformers":
+            return "transformers"
+        if (
+            self.config.fetch_models
+            or cached_model_path(self.config.generator_model)
+            or Path(self.config.generator_model).is_file()
+        ):
+            return "gguf"
+        logger.warning(
+            "no GGUF model %s in the cache: answering extractively (run `rag models fetch`)",
+            self.config.generator_model,
+        )
+        return "extractive"
+
+    def _load_generator(self, name: str) -> Generator:
+        if name == "extractive":
+            return ExtractiveGenerator()
+        path = resolve_model(self.config.generator_model, fetch=self.config.fetch_models)
+        if name == "gguf":
+            gpu_layers = 999 if self.device.kind == "cuda" else 0
+            return GGUFGenerator(path, threads=self.device.threads, gpu_layers=gpu_layers)
+        if name == "transformers":
+            return TransformersGenerator(path, device=self.device.device, dtype=self.device.dtype)
+        raise GeneratorUnavailableError(f"unknown generator {name!r}: use gguf, transformers or extractive")
+
+    def relevance(self, question: str) -> float:
+        """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early."""
+        best = self.retriever.dense(question, 1)
+        return best[0][1] if best else 0.0
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        generator: str | None = None,
+    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
+        """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer."""
+        started = time.perf_counter()
+        question = clean_question(question)
+        turns = _clean_history(history)
+        standalone = standalone_question(question, turns)
+        hits = self.retriever.search(
+            standalone, k=k or self.config.top_k, mode=mode or self.config.retrieval_mode
+        )
+        hits = hits[: self.config.max_sources]
+        prompt = build_prompt(question, hits, context_chars=self.config.context_chars, history=turns)
+        relevance = self.relevance(standalone)
+        confident = bool(hits) and relevance >= self.config.min_relevance
+        extractive = ExtractiveGenerator()
+        draft = "".join(extractive.stream(prompt)) if confident else refusal_text(prompt.language)
+        retrieved = time.perf_counter()
+        yield SourcesEvent(hits=hits, draft=draft)
+
+        engine = self.generator(generator) if confident else extractive
+        pieces: list[str] = []
+        first_token = None
+        if confident:
+            for piece in engine.stream(prompt, max_new_tokens=self.config.max_new_tokens):
+                if first_token is None:
+                    first_token = time.perf_counter()
+                pieces.append(piece)
+                yield TokenEvent(piece)
+        raw = "".join(pieces) if confident else draft
+        text, citations, refused = ground(raw, prompt.sources, prompt.language)
+        finished = time.perf_counter()
+        generate_s = finished - retrieved
+        tokens = len(pieces)
+        yield Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            refused=refused,
+            hits=hits,
+            standalone_question=standalone,
+            language=prompt.language,
+            generator=engine.name if confident else "retrieval-threshold",
+            timings={
+                "retrieve_s": retrieved - started,
+                "first_token_s": (first_token or finished) - started,
+                "generate_s": generate_s,
+                "total_s": finished - started,
+                "tokens": float(tokens),
+                "tokens_per_s": tokens / generate_s if tokens and generate_s > 0 else 0.0,
+                "relevance": relevance,
+            },
+        )
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        generator: str | None = None,
+    ) -> Answer:
+        """Answer ``question`` with citations (the non-streaming form of :meth:`stream`)."""
+        for event in self.stream(question, history, k=k, mode=mode, generator=generator):
+            if isinstance(event, Answer):
+                return event
+        raise RuntimeError("stream ended without an answer")  # pragma: no cover
+
+
+_FOLLOW_UP_MAX_TOKENS = 6
+
+
+def _clean_history(history: Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
+    turns = []
+    for turn in history or []:
+        if len(turn) != 2 or turn[0] not in ("user", "assistant") or not isinstance(turn[1], str):
+            raise QuestionError(
+                "history must be a list of (role, text) pairs with role 'user' or 'assistant'"
+            )
+        turns.append((turn[0], turn[1][:MAX_QUESTION_CHARS]))
+    return turns
+
+
+def standalone_question(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """The question to retrieve with: a short follow-up ("ومتى سيطلق؟") is joined to the previous user
+    question so retrieval sees its subject; self-contained questions are left alone.
+
+    A rule rather than an LLM rewrite: on CPU a rewrite would add seconds before the sources can appear.
+    """
+    previous = [text for role, text in history if role == "user"]
+    if not previous:
+        return question
+    words = [token for token in tokenize(question) if token not in STOPWORDS]
+    if len(words) > _FOLLOW_UP_MAX_TOKENS:
+        return question
+    return f"{previous[-1]} {question}"
 
 
 def _saved_index_settings(store: IndexStore) -> dict[str, Any]:

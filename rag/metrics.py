@@ -1,0 +1,134 @@
+"""Evaluation metrics: retrieval ranks, answer overlap, citations, refusals and latency percentiles.
+
+Pure functions over plain values (article ids, strings, numbers) so that every figure in a report can be
+checked by hand; :mod:`rag.evaluation` maps the library's objects onto them.
+
+Conventions:
+
+- Retrieval is scored by article, with binary relevance: an article is relevant when it is one of the gold
+  item's articles. ``recall_at_k`` is 1 when *any* gold article is among the first ``k`` distinct
+  articles (retrieving one article that holds the answer is enough to answer), so on single-article
+  gold sets such as XQuAD it is the usual recall, and on the demo set, where several articles may hold
+  the same fact, it is the share of questions the retriever could answer from its top ``k``.
+- Answers are compared after :func:`rag.normalize.tokenize` (diacritics, hamza forms, ة/ه, Eastern
+  digits, the definite article and punctuation are all folded), the SQuAD way: exact match and token F1,
+  each the maximum over the gold answers. An LLM answers in a sentence, not a span, so exact match stays
+  low even for correct answers; :func:`contains_answer` (a gold answer's tokens appear contiguously in
+  the answer) is the headline "correct" metric.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from rag.normalize import tokenize
+
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def dedupe(ids: Iterable[str]) -> list[str]:
+    """Distinct ids in first-seen order: an article's rank is the rank of its first chunk."""
+    return list(dict.fromkeys(ids))
+
+
+def relevant_ranks(ranked: Sequence[str], relevant: Iterable[str], k: int) -> list[int]:
+    """1-based ranks of the relevant ids among the first ``k`` of ``ranked``."""
+    wanted = set(relevant)
+    return [rank for rank, item in enumerate(ranked[:k], start=1) if item in wanted]
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
+    """1.0 when any relevant id is among the first ``k``, else 0.0."""
+    return 1.0 if relevant_ranks(ranked, relevant, k) else 0.0
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
+    """Reciprocal rank of the first relevant id within the first ``k`` (0.0 when there is none)."""
+    ranks = relevant_ranks(ranked, relevant, k)
+    return 1.0 / ranks[0] if ranks else 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
+    """Binary-relevance nDCG@k: DCG over the relevant ranks divided by the DCG of a perfect ranking."""
+    relevant = set(relevant)
+    if not relevant:
+        return 0.0
+    dcg = sum(1.0 / math.log2(rank + 1) for rank in relevant_ranks(ranked, relevant, k))
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(relevant), k) + 1))
+    return dcg / ideal
+
+
+def answer_text(text: str, refusals: Iterable[str] = ()) -> str:
+    """The answer as scored: ``[n]`` citation markers and the fixed refusal sentences removed."""
+    for refusal in refusals:
+        text = text.replace(refusal, " ")
+    return _MARKER.sub(" ", text)
+
+
+def exact_match(prediction: str, golds: Iterable[str]) -> float:
+    """1.0 when the normalized tokens of ``prediction`` equal those of some gold answer."""
+    predicted = tokenize(prediction)
+    # An empty answer (a refusal) never matches, even a gold answer that normalizes to nothing.
+    return max((1.0 for gold in golds if predicted and tokenize(gold) == predicted), default=0.0)
+
+
+def token_f1(prediction: str, golds: Iterable[str]) -> float:
+    """The best SQuAD token F1 of ``prediction`` against the gold answers."""
+    predicted = tokenize(prediction)
+    return max((_f1(predicted, tokenize(gold)) for gold in golds), default=0.0)
+
+
+def _f1(predicted: list[str], gold: list[str]) -> float:
+    common = sum((Counter(predicted) & Counter(gold)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def contains_answer(prediction: str, golds: Iterable[str]) -> float:
+    """1.0 when some gold answer's normalized tokens appear contiguously in the prediction's."""
+    predicted = tokenize(prediction)
+    for gold in golds:
+        wanted = tokenize(gold)
+        if wanted and any(
+            predicted[i : i + len(wanted)] == wanted for i in range(len(predicted) - len(wanted) + 1)
+        ):
+            return 1.0
+    return 0.0
+
+
+def citation_precision(cited: Sequence[str], gold: Iterable[str]) -> float | None:
+    """Share of the cited article ids that are gold articles; None when nothing is cited."""
+    if not cited:
+        return None
+    gold = set(gold)
+    return sum(article in gold for article in cited) / len(cited)
+
+
+def citation_valid(quote: str, article_text: str, start: int, end: int, chunk_text: str) -> bool:
+    """A citation is valid when its quote is non-empty, sits at ``[start:end]`` in its article and is
+    part of the chunk the answer was given as that source."""
+    return bool(quote.strip()) and article_text[start:end] == quote and quote in chunk_text
+
+
+def rate(flags: Iterable[bool]) -> float | None:
+    """Share of true flags (refusal accuracy, false-refusal rate, ...); None when there are none."""
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else None
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None; None when there are none."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) with linear interpolation between ranks; None for no values."""
+    return float(np.percentile(values, q)) if len(values) else None
