@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,6 +60,35 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, start=1):
         print(f"[{rank}] {hit.score:.4f}  {hit.article.title}  ({hit.article.id}, {hit.chunk_id})")
         print("    " + hit.text.replace("\n", " ")[:300])
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from rag.generation import Answer, TokenEvent
+    from rag.pipeline import RAG, clean_question
+
+    clean_question(args.question)  # fail before loading any model
+    rag = RAG.load(args.index_dir, **_runtime_overrides(args))
+    history = [tuple(turn) for turn in json.loads(args.history)] if args.history else None
+    answer: Answer | None = None
+    live = sys.stdout.isatty() and not args.json
+    for event in rag.stream(args.question, history, k=args.k, mode=args.mode):
+        if isinstance(event, TokenEvent) and live:
+            print(event.text, end="", flush=True)
+        elif isinstance(event, Answer):
+            answer = event
+    assert answer is not None
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    if live:
+        # The streamed text is the model's raw output; the checked answer (markers validated) follows it.
+        print("\n")
+    print(answer.text)
+    for citation in answer.citations:
+        article = citation.article
+        print(f"[{citation.n}] {article.title} — {article.source or article.id} {article.url}".rstrip())
+        print(f"    «{citation.quote}»")
     return 0
 
 
@@ -134,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print hits as JSON")
     search.add_argument("--device")
 
+    ask = command("ask", _cmd_ask, "answer a question with citations from the indexed articles")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
+    ask.add_argument("--generator", choices=["auto", "gguf", "transformers", "extractive"])
+    ask.add_argument("-k", type=int, default=None, help="number of retrieved chunks")
+    ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    ask.add_argument("--history", help='previous turns as JSON: [["user", "..."], ["assistant", "..."]]')
+
     delete = command("delete", _cmd_delete, "remove articles from the index by id")
     delete.add_argument("article_ids", nargs="+")
 
@@ -152,10 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        # Model-loading progress bars are noise for a one-shot command; --verbose brings them back.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("bm25s").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.handler(args)
     except RagError as error:

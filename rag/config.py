@@ -24,6 +24,11 @@ GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]
 INDEX_FIELDS = ("embedding_model", "chunk_size", "chunk_overlap", "embedding_dim")
 
 
+# Calibrated with scripts/calibrate_refusal.py on eval/gold/demo.jsonl: the least relevant answerable
+# question scored 0.348, off-topic questions 0.035-0.187; 0.30 leaves a margin for unseen questions.
+CALIBRATED_MIN_RELEVANCE = {"embeddinggemma-300m": 0.30, "google/embeddinggemma-300m": 0.30}
+
+
 class Config(BaseSettings):
     """Pipeline settings; every field can be set from ``rag.toml`` or a ``RAG_<FIELD>`` variable."""
 
@@ -57,8 +62,10 @@ class Config(BaseSettings):
     context_chars: int = Field(
         1800, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."
     )
-    min_relevance: float = Field(
-        0.0, description="Refuse before generation when the best dense similarity is below this value."
+    min_relevance: float | None = Field(
+        None,
+        description="Refuse before generation when the best dense similarity is below this value; None uses "
+        "the value calibrated for the embedding model (CALIBRATED_MIN_RELEVANCE), or 0 for unknown models.",
     )
     fetch_models: bool = Field(True, description="Fetch registry models on first use when they are missing.")
 
@@ -72,6 +79,11 @@ class Config(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def refusal_threshold(self) -> float:
+        if self.min_relevance is not None:
+            return self.min_relevance
+        return CALIBRATED_MIN_RELEVANCE.get(self.embedding_model, 0.0)
 
     def index_settings(self) -> dict[str, Any]:
         """The subset of settings that an index is bound to."""

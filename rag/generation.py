@@ -9,6 +9,7 @@ contract. Article text is passed to the model as delimited data, never as instru
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import re
@@ -187,6 +188,7 @@ class Prompt:
     language: str
     sources: list[Source]
     messages: list[dict[str, str]]
+    search_question: str = ""  # the standalone form (follow-ups joined to their subject)
 
 
 def _overlap(query: set[str], text: str) -> float:
@@ -252,13 +254,19 @@ FEW_SHOT = [
 
 
 def build_prompt(
-    question: str, hits: list[Hit], *, context_chars: int, history: list[tuple[str, str]] | None = None
+    question: str,
+    hits: list[Hit],
+    *,
+    context_chars: int,
+    history: list[tuple[str, str]] | None = None,
+    search_question: str = "",
 ) -> Prompt:
     """Number the hits as sources, trim them to ``context_chars`` in total, and write the chat messages."""
     language = detect_language(question)
     budget = max(200, context_chars // max(1, len(hits)))
+    search_question = search_question or question
     sources = [
-        Source(n=n, hit=hit, excerpt=trim_to_best_sentences(hit.text, question, budget))
+        Source(n=n, hit=hit, excerpt=trim_to_best_sentences(hit.text, search_question, budget))
         for n, hit in enumerate(hits, start=1)
     ]
     # The delimiters are escaped inside article text so an article cannot close its own source block.
@@ -272,7 +280,13 @@ def build_prompt(
     user = f"المصادر:\n{blocks}\n\n{context}السؤال: {question}"
     system = SYSTEM_PROMPT_EN if language == "en" else SYSTEM_PROMPT_AR
     messages = [{"role": "system", "content": system}, *FEW_SHOT, {"role": "user", "content": user}]
-    return Prompt(question=question, language=language, sources=sources, messages=messages)
+    return Prompt(
+        question=question,
+        language=language,
+        sources=sources,
+        messages=messages,
+        search_question=search_question,
+    )
 
 
 def _attr(text: str) -> str:
@@ -361,6 +375,29 @@ class Generator(Protocol):
     def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str]: ...
 
 
+_MONTHS = (
+    "يناير|فبراير|مارس|ابريل|مايو|يونيو|يوليو|اغسطس|سبتمبر|اكتوبر|نوفمبر|ديسمبر|عام|العام|الشهر|الاسبوع|يوم"
+)
+# (what the question asks, what an answering sentence tends to contain), both over normalized text.
+# Digits inside model names (R2, H20, A100) are not quantities or dates, hence the lookbehinds.
+_ANSWER_CUES = [
+    (
+        re.compile(r"(^|\s)[وف]?(متي|امتي|when)(\s|$)"),
+        re.compile(rf"(?<![a-z\d])(1[89]|20)\d\d(?!\d)|{_MONTHS}"),
+    ),
+    (
+        re.compile(r"(^|\s)[وف]?(كم|how many|how much)(\s|$)"),
+        re.compile(r"(?<![a-z\d])\d|الف|مليون|مليار|ملايين|الاف"),
+    ),
+    (
+        re.compile(r"(^|\s)[وف]?(لماذا|ليه|ليش|وش السبب|ما السبب|ما سبب|why)(\s|$)"),
+        re.compile(r"بسبب|سبب|لان|نتيجه|بحجه|ما دفع|دفعت|دفع|اجبر|because"),
+    ),
+    (re.compile(r"(^|\s)[وف]?(اين|وين|فين|where)(\s|$)"), re.compile(r"(^|\s)(في|ب)\S+|مراكز|مقر")),
+]
+_CUE_BONUS = 0.3
+
+
 class ExtractiveGenerator:
     """Answers by quoting the source sentences that best cover the question; needs no model.
 
@@ -374,14 +411,33 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
 
     def select(self, prompt: Prompt) -> list[tuple[str, int]]:
-        """(sentence, source number) pairs that answer the question, best first."""
-        query = content_tokens(prompt.question)
+        """(sentence, source number) pairs that answer the question, best first.
+
+        Question words are weighted by rarity among the candidate sentences (the subject, repeated in
+        every sentence, says little about which one answers), and sentences that carry what the question
+        word asks for (a date for متى, a number for كم, a cause for لماذا) get a bonus.
+        """
+        query = content_tokens(prompt.search_question or prompt.question)
+        sentences = [
+            (source.n, source.hit.text[start:end])
+            for source in prompt.sources
+            for start, end in split_sentences(source.hit.text)
+        ]
+        tokens = [content_tokens(sentence) for _, sentence in sentences]
+        weights = {
+            term: math.log(1 + len(sentences) / (1 + sum(term in sentence for sentence in tokens)))
+            for term in query
+        }
+        total = sum(weights.values()) or 1.0
+        asked = normalize_arabic(prompt.question)
+        cues = [pattern for asks, pattern in _ANSWER_CUES if asks.search(asked)]
         candidates = []
-        for source in prompt.sources:
-            for start, end in split_sentences(source.hit.text):
-                sentence = source.hit.text[start:end]
-                # Earlier (better retrieved) sources win ties.
-                candidates.append((_overlap(query, sentence), -source.n, sentence))
+        for (n, sentence), sentence_tokens in zip(sentences, tokens, strict=True):
+            score = sum(weights[term] for term in query & sentence_tokens) / total
+            if score and any(cue.search(normalize_arabic(sentence)) for cue in cues):
+                score += _CUE_BONUS
+            # Earlier (better retrieved) sources win ties.
+            candidates.append((score, -n, sentence))
         candidates.sort(reverse=True)
         if not candidates or candidates[0][0] < self.min_overlap:
             return []

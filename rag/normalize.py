@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-NORMALIZATION_VERSION = "1"
+NORMALIZATION_VERSION = "2"
 
 # Harakat, tanween, shadda, sukun, superscript alef and Quranic annotation marks.
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
@@ -54,10 +54,14 @@ _CHAR_MAP = str.maketrans(
     }
 )
 _WHITESPACE = re.compile(r"\s+")
+_ARABIC_WORD = re.compile(r"^[\u0621-\u064a]+$")
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 # The definite article and attached conjunction/preposition prefixes, stripped only when a useful stem
 # remains: "والرقائق" → "رقائق" lets a question's "رقائق" match the text's "والرقائق".
 _PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ك|ل)?(?:ال)(?=\w{2,})|^(?:لل)(?=\w{2,})")
+# Light suffix stripping in the spirit of Larkey's light10 stemmer (over normalized text, so ة is ه):
+# plural, dual, possessive and adverbial-alef endings, only when at least three letters remain.
+_SUFFIX = re.compile(r"(?<=\w{3})(?:ات|ون|ين|ان|ها|هم|يه|ه|ي|ا)$")
 
 
 def normalize_arabic(text: str) -> str:
@@ -78,6 +82,12 @@ def strip_article(token: str) -> str:
     return _PREFIX.sub("", token)
 
 
+def light_stem(token: str) -> str:
+    """Strip the article and one common suffix from a normalized Arabic token ("مقررًا" → "مقرر")."""
+    token = strip_article(token)
+    return _SUFFIX.sub("", token) if _ARABIC_WORD.match(token) else token
+
+
 def tokenize(text: str) -> list[str]:
-    """Split text into normalized word tokens for lexical search (punctuation dropped, "ال" stripped)."""
-    return [strip_article(token) for token in _TOKEN.findall(normalize_arabic(text))]
+    """Split text into normalized, lightly stemmed word tokens for lexical search and answer scoring."""
+    return [light_stem(token) for token in _TOKEN.findall(normalize_arabic(text))]

@@ -364,9 +364,11 @@ class RAG:
             standalone, k=k or self.config.top_k, mode=mode or self.config.retrieval_mode
         )
         hits = hits[: self.config.max_sources]
-        prompt = build_prompt(question, hits, context_chars=self.config.context_chars, history=turns)
+        prompt = build_prompt(
+            question, hits, context_chars=self.config.context_chars, history=turns, search_question=standalone
+        )
         relevance = self.relevance(standalone)
-        confident = bool(hits) and relevance >= self.config.min_relevance
+        confident = bool(hits) and relevance >= self.config.refusal_threshold()
         extractive = ExtractiveGenerator()
         draft = "".join(extractive.stream(prompt)) if confident else refusal_text(prompt.language)
         retrieved = time.perf_counter()

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from rag.models import models_dir
+
 ROOT = Path(__file__).resolve().parents[1]
+# Read before the autouse fixture points RAG_MODELS_DIR at an empty folder: optional tests may use models
+# that setup fetched (the 0.5B GGUF in CI).
+REAL_MODELS_DIR = models_dir()
 DEMO_ARTICLES = ROOT / "data" / "articles"
 
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job from nothing: set up, fetch and verify the models, index the demo corpus, open the chat UI.
+# Usage: scripts/demo.sh [rag serve options, e.g. --port 7860 --host 0.0.0.0]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh llm,ui,eval
+.venv/bin/rag models fetch
+.venv/bin/rag index data/articles
+.venv/bin/rag search "لماذا أجلت ديب سيك إطلاق نموذج R2؟" -k 3
+exec .venv/bin/rag serve "$@"

@@ -1,0 +1,358 @@
+"""The Sanad web app: an Arabic-first Gradio chat over :class:`rag.RAG`.
+
+The page streams each answer into the chat while a panel beside it shows the numbered sources as soon as
+retrieval is done, before the first token. Each browser session keeps its own conversation in a
+``gr.State`` (a list of :class:`ui.format.Turn`); nothing about a conversation lives in module globals.
+The app has no retrieval logic of its own: it calls ``RAG.stream``, ``RAG.add`` and ``RAG.info`` and
+renders what they return with :mod:`ui.format`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import RAG
+from rag.documents import SUPPORTED_SUFFIXES
+from rag.errors import RagError
+from rag.generation import Answer, SourcesEvent, TokenEvent
+from rag.pipeline import MAX_QUESTION_CHARS
+from ui import GENERATORS
+from ui import format as fmt
+
+logger = logging.getLogger(__name__)
+
+TITLE = "سند — أسئلة أخبار التقنية"
+FONT_STACK = ("Noto Naskh Arabic", "Noto Sans Arabic", "Amiri", "Tahoma", "DejaVu Sans", "sans-serif")
+STYLE_PATH = Path(__file__).with_name("style.css")
+EXAMPLES = (
+    "لماذا أجلت ديب سيك إطلاق نموذج R2؟",
+    "أين تدرب الشركات الصينية نماذجها؟",
+    "ما هي رقائق Ascend؟",
+    "What are Huawei's Ascend chips used for?",
+)
+MODES = (("هجين (دلالي + BM25)", "hybrid"), ("دلالي", "dense"), ("معجمي BM25", "bm25"))
+MAX_K = 10
+# Retrieval runs in parallel; the library serialises the generator model itself (one llama.cpp slot).
+CHAT_CONCURRENCY = 4
+MAX_UPLOAD = "50mb"  # the library refuses larger files anyway (rag.documents.MAX_FILE_BYTES)
+UPLOADS_FOLDER = "uploads"  # under the index directory, so a rebuild can include what users added
+
+HEADER = (
+    '<div class="brand" dir="rtl"><h1>سند</h1>'
+    "<p>اسأل عن أخبار التقنية بالعربية أو بالإنجليزية؛ كل إجابة تشير إلى مصادرها المرقّمة "
+    "[1]، [2]… انقر الرقم لرؤية الجملة المقتبسة.</p></div>"
+)
+CHAT_PLACEHOLDER = "اختر أحد الأسئلة أدناه أو اكتب سؤالك عن أخبار التقنية."
+# Gradio runs these in the browser. The page is Arabic, so the document itself is marked right-to-left.
+PAGE_JS = "() => { document.documentElement.lang = 'ar'; document.documentElement.dir = 'rtl'; }"
+# navigator.clipboard needs a secure context (https or localhost); the textarea fallback covers plain http.
+COPY_JS = """async (text) => {
+  if (!text) return;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (error) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+}"""
+
+# \w is Unicode-aware, so Arabic file names survive; anything else (separators, quotes, controls) does not.
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w\-. ]")
+_MAX_NAME_BYTES = 200
+
+View = tuple[Any, list[dict[str, str]], str, list[fmt.Turn], str]
+
+
+def safe_upload_name(name: str) -> str | None:
+    """The base name to store an uploaded file under, or None when the name or type is not acceptable.
+
+    Only the last path component is kept (``/`` and ``\\`` both count as separators), unusual characters
+    become ``_``, and names that are hidden, contain ``..``, are too long or have an unsupported suffix
+    are refused, so nothing can be written outside the uploads folder.
+    """
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name))[-1].strip()
+    base = _UNSAFE_NAME_CHARS.sub("_", base)
+    if not base or base.startswith(".") or ".." in base or len(base.encode()) > _MAX_NAME_BYTES:
+        return None
+    return base if Path(base).suffix.lower() in SUPPORTED_SUFFIXES else None
+
+
+def stage_uploads(files: Sequence[str | Path], folder: Path) -> tuple[list[Path], list[str]]:
+    """Copy uploaded files into ``folder`` under safe names; returns (stored paths, Arabic refusals).
+
+    A file with the name of an earlier upload replaces it, so its article is updated rather than doubled.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
+    staged: list[Path] = []
+    refused: list[str] = []
+    for source in files:
+        original = Path(source).name
+        name = safe_upload_name(original)
+        target = (root / name).resolve() if name else None
+        if target is None or target.parent != root:
+            allowed = " ".join(SUPPORTED_SUFFIXES)
+            refused.append(f"{original}: اسم الملف أو نوعه غير مقبول (الأنواع المقبولة: {allowed})")
+            continue
+        if target in staged:
+            refused.append(f"{original}: رُفع الملف نفسه مرتين في الدفعة نفسها؛ أُخذت النسخة الأولى")
+            continue
+        shutil.copyfile(source, target)
+        staged.append(target)
+    return staged, refused
+
+
+class ChatHandlers:
+    """The event handlers of one app; they share the pipeline and nothing else (state comes per call)."""
+
+    def __init__(self, rag: RAG) -> None:
+        self.rag = rag
+        self.uploads_dir = rag.index_dir / UPLOADS_FOLDER
+        # The library locks the index on disk; this lock also keeps two uploads from racing on one name.
+        self._add_lock = threading.Lock()
+
+    # -- chat ---------------------------------------------------------------------------------------------
+
+    def respond(
+        self, question: str | None, turns: list[fmt.Turn], mode: str, k: float, generator: str
+    ) -> Iterator[View]:
+        """Ask ``question`` as the next turn of the conversation and stream the answer."""
+        turns = [*turns, fmt.Turn(question=question or "")]
+        yield from self._stream(turns, mode, k, generator)
+
+    def respond_example(
+        self, turns: list[fmt.Turn], mode: str, k: float, generator: str, event: gr.SelectData
+    ) -> Iterator[View]:
+        """Ask the example question the user clicked."""
+        yield from self.respond(event.value.get("text", ""), turns, mode, k, generator)
+
+    def retry(
+        self, turns: list[fmt.Turn], mode: str, k: float, generator: str, event: gr.RetryData
+    ) -> Iterator[View]:
+        """Ask the question of the retried answer again, dropping it and every later turn."""
+        if not turns:
+            return
+        index = min(event.index // 2, len(turns) - 1)  # two chat messages per turn
+        turns = [*turns[:index], fmt.Turn(question=turns[index].question)]
+        yield from self._stream(turns, mode, k, generator)
+
+    def undo(self, turns: list[fmt.Turn], event: gr.UndoData) -> View:
+        """Remove the undone turn (and any later one) and put its question back in the input box."""
+        if not turns:
+            return self.new_conversation()
+        index = min(event.index // 2, len(turns) - 1)
+        return self._view(turns[:index], question=turns[index].question)
+
+    def new_conversation(self) -> View:
+        return self._view([], question="")
+
+    def _stream(self, turns: list[fmt.Turn], mode: str, k: float, generator: str) -> Iterator[View]:
+        turn = turns[-1]
+        yield self._view(turns, question="")
+        try:
+            events = self.rag.stream(
+                turn.question, fmt.history(turns[:-1]), k=int(k), mode=mode, generator=generator
+            )
+            for event in events:
+                _apply(turn, event)
+                yield self._view(turns)
+        except Exception as error:
+            if not isinstance(error, RagError):
+                logger.exception("answering %r failed", turn.question[:200])
+            turn.state = "error"
+            turn.error, turn.error_detail = fmt.error_message(error), fmt.error_detail(error)
+            yield self._view(turns)
+
+    @staticmethod
+    def _view(turns: list[fmt.Turn], *, question: Any = None) -> View:
+        """Every output of a chat event; the input box is left alone unless ``question`` is given, so a
+        user typing the next question while an answer streams keeps what they typed."""
+        last = turns[-1] if turns else None
+        return (
+            gr.skip() if question is None else question,
+            fmt.chat_messages(turns),
+            fmt.sources_html(turns),
+            turns,
+            fmt.plain_answer(last),
+        )
+
+    # -- index and status ---------------------------------------------------------------------------------
+
+    def status(self) -> str:
+        return fmt.status_text(self.rag.info())
+
+    def upload(
+        self,
+        files: list[str] | None,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 - Gradio injects progress by default value
+    ) -> tuple[str, Any, Any]:
+        """Add uploaded article files to the index; returns (Arabic report, status line, cleared files)."""
+        if not files:
+            notice = fmt.message_html("اختر ملفًا واحدًا على الأقل (txt أو md أو jsonl أو html).", error=True)
+            return notice, gr.skip(), gr.skip()
+        progress(0, desc="تجهيز الملفات…")
+        with self._add_lock:
+            staged, refused = stage_uploads(files, self.uploads_dir)
+            if not staged:
+                return fmt.report_html(None, refused), gr.skip(), None
+            progress(0.1, desc="فهرسة المقالات…")
+            try:
+                report = self.rag.add(staged, progress=True)
+            except Exception as error:
+                if not isinstance(error, RagError):
+                    logger.exception("adding %d uploaded files failed", len(staged))
+                notice = " ".join(filter(None, [fmt.error_message(error), fmt.error_detail(error)]))
+                return fmt.message_html(notice, error=True), gr.skip(), gr.skip()
+        logger.info("upload: %s", report.summary())
+        return fmt.report_html(report, refused), self.status(), None
+
+
+def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
+    """Update ``turn`` with one event of ``RAG.stream``."""
+    if isinstance(event, SourcesEvent):
+        turn.hits, turn.answer, turn.state = list(event.hits), event.draft, "draft"
+    elif isinstance(event, TokenEvent):
+        if turn.state != "streaming":  # the first token replaces the draft
+            turn.answer, turn.state = "", "streaming"
+        turn.answer += event.text
+    else:
+        turn.answer, turn.hits, turn.citations = event.text, list(event.hits), list(event.citations)
+        turn.state = "refused" if event.refused else "done"
+        turn.seconds = event.timings.get("total_s")
+
+
+def build_app(rag: RAG) -> gr.Blocks:
+    """The page: chat and input on the right, sources beside them, settings and uploads in a sidebar."""
+    handlers = ChatHandlers(rag)
+    config = rag.config
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as app:
+        turns = gr.State([])
+        gr.HTML(HEADER, js_on_load=None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chatbot = gr.Chatbot(
+                    label="المحادثة",
+                    elem_id="chat",
+                    rtl=True,
+                    height=560,
+                    # Messages are HTML built by ui.format from escaped text: no Markdown or LaTeX pass
+                    # may reinterpret article or model text, and Gradio's sanitizer still runs.
+                    render_markdown=False,
+                    sanitize_html=True,
+                    allow_tags=False,
+                    latex_delimiters=[],
+                    # The built-in copy buttons would copy that HTML; "نسخ الإجابة" copies plain text.
+                    buttons=[],
+                    feedback_options=None,
+                    placeholder=CHAT_PLACEHOLDER,
+                    examples=[{"text": text} for text in EXAMPLES],
+                )
+                question = gr.Textbox(
+                    label="سؤالك",
+                    elem_id="question",
+                    placeholder="اكتب سؤالك هنا ثم اضغط Enter…",
+                    rtl=True,
+                    max_length=MAX_QUESTION_CHARS,
+                    autofocus=True,
+                )
+                with gr.Row():
+                    send = gr.Button("إرسال", variant="primary", elem_id="send")
+                    new_chat = gr.Button("محادثة جديدة", elem_id="new-chat")
+                    copy = gr.Button("نسخ الإجابة", elem_id="copy-answer")
+                copy_text = gr.Textbox(visible=False)
+            with gr.Column(scale=2, min_width=320):
+                gr.HTML('<h2 class="panel-title" dir="rtl">المصادر</h2>', js_on_load=None)
+                sources = gr.HTML(fmt.SOURCES_PLACEHOLDER, elem_id="sources", js_on_load=None)
+        with gr.Sidebar(label="الإعدادات", position="left", open=True, elem_id="settings"):
+            gr.HTML('<h2 class="panel-title" dir="rtl">الإعدادات</h2>', js_on_load=None)
+            mode = gr.Radio(list(MODES), value=config.retrieval_mode, label="طريقة البحث", rtl=True)
+            k = gr.Slider(1, MAX_K, value=min(config.top_k, MAX_K), step=1, label="عدد المصادر (k)")
+            generator = gr.Dropdown(list(GENERATORS), value=config.generator, label="مولّد الإجابة")
+            status = gr.Textbox(label="الحالة", interactive=False, lines=4, rtl=True, elem_id="status")
+            gr.HTML('<h2 class="panel-title" dir="rtl">إضافة مقالات</h2>', js_on_load=None)
+            files = gr.File(
+                label="ملفات المقالات (txt، md، jsonl، html)",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+                elem_id="upload",
+            )
+            add = gr.Button("أضف إلى الفهرس", elem_id="add-articles")
+            report = gr.HTML(elem_id="upload-report", js_on_load=None)
+
+        outputs = [question, chatbot, sources, turns, copy_text]
+        settings = [mode, k, generator]
+        chat_options: dict[str, Any] = {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
+        asked = [
+            question.submit(handlers.respond, [question, turns, *settings], outputs, **chat_options),
+            send.click(handlers.respond, [question, turns, *settings], outputs, **chat_options),
+            chatbot.example_select(handlers.respond_example, [turns, *settings], outputs, **chat_options),
+            chatbot.retry(handlers.retry, [turns, *settings], outputs, **chat_options),
+        ]
+        chatbot.undo(handlers.undo, [turns], outputs, queue=False)
+        # The chat's own trash button and "محادثة جديدة" both start over (and stop an answer in flight).
+        chatbot.clear(handlers.new_conversation, None, outputs, cancels=asked, queue=False)
+        new_chat.click(handlers.new_conversation, None, outputs, cancels=asked, queue=False)
+        copy.click(None, [copy_text], None, js=COPY_JS)
+        add.click(handlers.upload, [files], [report, status, files], concurrency_limit=1)
+        app.load(handlers.status, None, status)
+    return app
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's Soft theme with local Arabic-capable fonts only (the server may be offline)."""
+    mono = ["DejaVu Sans Mono", "monospace"]
+    return gr.themes.Soft(primary_hue="teal", font=list(FONT_STACK), font_mono=mono)
+
+
+def launch_app(app: gr.Blocks, *, host: str, port: int, share: bool = False, block: bool = True) -> None:
+    """Serve ``app`` with the queue on; ``block=False`` returns once the server is up (tests)."""
+    app.queue(max_size=64)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        prevent_thread_lock=not block,
+        max_file_size=MAX_UPLOAD,
+        theme=theme(),
+        css_paths=STYLE_PATH,
+        js=PAGE_JS,
+        quiet=not block,
+    )
+
+
+def _warm_up(rag: RAG) -> None:
+    """Load the generator before the first visitor arrives; a failure is reported in the chat later."""
+    try:
+        rag.generator()
+    except RagError as error:
+        logger.warning("generator not ready: %s", error)
+
+
+def serve(
+    index_dir: str | Path = "index",
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    device: str | None = None,
+    generator: str | None = None,
+    share: bool = False,
+) -> None:
+    """Load the index once and serve the app until interrupted."""
+    overrides = {name: value for name, value in (("device", device), ("generator", generator)) if value}
+    rag = RAG.load(index_dir, **overrides)
+    _warm_up(rag)
+    info = rag.info()
+    logger.info("serving %s (%d articles) on http://%s:%d", index_dir, info["articles"], host, port)
+    launch_app(build_app(rag), host=host, port=port, share=share)
