@@ -110,6 +110,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     else:
         print(f"index:     {info['index_dir']} ({info['articles']} articles, {info['chunks']} chunks)")
         print(f"embedder:  {info['embedder']['model']} on {info['embedder']['device']}")
+        generator = info["generator"]
+        print(
+            f"generator: {generator['name']} ({generator['model']}, {generator['runtime']} on {generator['device']})"
+        )
         print(f"device:    {info['device']['device']} ({info['device']['reason']})")
         print(f"generation {info['generation']}")
     return 0

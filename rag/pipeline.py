@@ -296,6 +296,7 @@ class RAG:
                 "device": self.embedder.device,
                 "dimension": self.embedder.dimension,
             },
+            "generator": self.generator_info(),
             "device": self.device.to_dict(),
             "config": self.config.model_dump(),
             "packages": self.snapshot.manifest.get("packages", {}),
@@ -340,6 +341,21 @@ class RAG:
         if name == "transformers":
             return TransformersGenerator(path, device=self.device.device, dtype=self.device.dtype)
         raise GeneratorUnavailableError(f"unknown generator {name!r}: use gguf, transformers or extractive")
+
+    def generator_info(self) -> dict[str, Any]:
+        """Which generator answers and on what runtime, without loading it."""
+        name = self.config.generator if self.config.generator != "auto" else self._auto_generator()
+        return {
+            "name": name,
+            "model": None if name == "extractive" else self.config.generator_model,
+            "runtime": {
+                "gguf": "llama.cpp (xllamacpp)",
+                "transformers": "transformers",
+                "extractive": "none",
+            }[name],
+            "device": "cpu" if name == "extractive" else self.device.device,
+            "loaded": name in self._generators,
+        }
 
     def relevance(self, question: str) -> float:
         """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early."""

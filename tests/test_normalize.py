@@ -48,3 +48,23 @@ def test_tokenize_matches_across_spelling_variants() -> None:
     assert tokenize("إطلاق النموذج؟") == tokenize("اطلاق نموذج")
     assert tokenize("شركة هواوي") == tokenize("الشركه هواوى")
     assert tokenize("...!!! ؟") == []
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [
+        ("مقررًا", "مقرر"),
+        ("الشركات", "شرك"),
+        ("والمطورون", "مطور"),
+        ("نموذجها", "نموذج"),
+        ("R2", "r2"),
+        ("في", "في"),
+    ],
+)
+def test_light_stem_through_tokenize(word: str, stem: str) -> None:
+    assert tokenize(word) == [stem]
+
+
+def test_short_words_keep_their_endings() -> None:
+    # Stripping needs three letters left: "بها" must not become "ب".
+    assert tokenize("بها") == ["بها"]

@@ -216,7 +216,7 @@ def source_card(n: int, hit: Hit, citation: Citation | None, turn_number: int) -
         f'<div class="card-head"><span class="num">[{n}]</span> '
         f'<span class="title" dir="auto">{title}</span></div>'
         f"{_meta(hit)}"
-        f'<blockquote class="quote" dir="auto">{_excerpt(hit, citation)}</blockquote>'
+        f'<div class="quote" dir="auto">{_excerpt(hit, citation)}</div>'
         "</li>"
     )
 
@@ -263,6 +263,12 @@ def plain_answer(turn: Turn | None) -> str:
     return "\n".join(lines)
 
 
+def _isolate(text: object) -> str:
+    """``text`` wrapped in Unicode first-strong isolates, so an English value (a path, a device reason)
+    keeps its own direction inside an Arabic line of plain text."""
+    return f"\u2068{text}\u2069"
+
+
 def status_text(info: dict[str, Any]) -> str:
     """The read-only status line: device, models in use and index size (from :meth:`rag.RAG.info`)."""
     device = info.get("device", {})
@@ -270,12 +276,14 @@ def status_text(info: dict[str, Any]) -> str:
     generator = config.get("generator", "?")
     if generator != "extractive":
         generator = f"{generator} ({config.get('generator_model', '?')})"
+    reason = f" — {_isolate(device['reason'])}" if device.get("reason") else ""
     return "\n".join(
         [
-            f"الجهاز: {device.get('device', '?')} — {device.get('reason', '')}".rstrip(" —"),
-            f"نموذج التضمين: {info.get('embedder', {}).get('model', '?')}",
-            f"المولّد: {generator}",
-            f"الفهرس: {info.get('articles', 0)} مقالة، {info.get('chunks', 0)} مقطعًا",
+            f"الجهاز: {_isolate(device.get('device', '?'))}{reason}",
+            f"نموذج التضمين: {_isolate(info.get('embedder', {}).get('model', '?'))}",
+            f"المولّد: {_isolate(generator)}",
+            # "label: number" sidesteps Arabic number agreement (مقالتان، ٣ مقالات، ١١ مقالة…).
+            f"الفهرس: المقالات {info.get('articles', 0)} · المقاطع {info.get('chunks', 0)}",
         ]
     )
 
