@@ -112,7 +112,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"embedder:  {info['embedder']['model']} on {info['embedder']['device']}")
         generator = info["generator"]
         print(
-            f"generator: {generator['name']} ({generator['model']}, {generator['runtime']} on {generator['device']})"
+            f"generator: {generator['name']} ({generator['model']}, {generator['runtime']}, {generator['device']})"
         )
         print(f"device:    {info['device']['device']} ({info['device']['reason']})")
         print(f"generation {info['generation']}")
