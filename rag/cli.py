@@ -111,9 +111,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"index:     {info['index_dir']} ({info['articles']} articles, {info['chunks']} chunks)")
         print(f"embedder:  {info['embedder']['model']} on {info['embedder']['device']}")
         generator = info["generator"]
-        print(
-            f"generator: {generator['name']} ({generator['model']}, {generator['runtime']}, {generator['device']})"
-        )
+        print(f"generator: {generator['name']} ({generator['model']}, {generator['runtime']})")
         print(f"device:    {info['device']['device']} ({info['device']['reason']})")
         print(f"generation {info['generation']}")
     return 0
