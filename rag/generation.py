@@ -105,8 +105,9 @@ class TokenEvent:
 
 StreamEvent = SourcesEvent | TokenEvent | Answer
 
-# Sentence ends: Latin and Arabic full stop/question/exclamation marks, Arabic semicolon, line breaks.
-_SENTENCE = re.compile(r"[^.!?؟؛\n]+(?:[.!?؟؛]+|\n|$)")
+# Sentence ends: Latin and Arabic full stop/question/exclamation marks and the Arabic semicolon when
+# followed by a space or the end (so "3.5" and "window.open" stay whole), and line breaks.
+_SENTENCE = re.compile(r"(?:[^\n.!?؟؛]|[.!?؟؛](?![.!?؟؛]*(?:\s|$)))+(?:[.!?؟؛]+|\n|$)")
 _MARKER = re.compile(r"\s?\[\s*([0-9٠-٩]+(?:\s*[,،]\s*[0-9٠-٩]+)*)\s*\]")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
@@ -330,9 +331,10 @@ MIN_SUPPORT = 0.3  # share of a claim's content words that must appear in the so
 def ground(text: str, sources: list[Source], language: str) -> tuple[str, list[Citation], bool]:
     """Validate and complete the citations of generated ``text``.
 
-    Markers pointing to no source are dropped; a sentence without a marker gets the source that supports
-    it best when that support is strong enough; an answer that ends up citing nothing is replaced by the
-    refusal, because an uncited claim is a guess. Returns (text, citations, refused).
+    Markers pointing to no source, or to a source that does not support their sentence, are dropped; a
+    sentence without a valid marker gets the source that supports it best when that support is strong
+    enough, and is removed otherwise; an answer that ends up citing nothing is replaced by the refusal,
+    because an uncited claim is a guess. Returns (text, citations, refused).
     """
     if is_refusal(text) or not sources:
         return refusal_text(language), [], True
@@ -341,13 +343,17 @@ def ground(text: str, sources: list[Source], language: str) -> tuple[str, list[C
     claims: dict[int, list[str]] = {}
     for start, end in split_sentences(text.strip()):
         sentence = text.strip()[start:end]
-        cited = [n for m in _MARKER.finditer(sentence) for n in _marker_numbers(m.group(1)) if n in valid]
+        marked = [n for m in _MARKER.finditer(sentence) for n in _marker_numbers(m.group(1)) if n in valid]
         bare = _MARKER.sub("", sentence).strip()
-        if not content_tokens(bare):
+        claim = content_tokens(bare)
+        if not claim:
             continue
+        # A marker the model wrote is kept only if that source supports the sentence; otherwise (or with
+        # no marker) the best-supporting source is cited, and a sentence no source supports is dropped.
+        support = {s.n: _best_sentence(s.hit.text, claim)[2] for s in sources}
+        cited = [n for n in marked if support[n] >= MIN_SUPPORT]
         if not cited:
-            scored = [(_best_sentence(s.hit.text, content_tokens(bare))[2], s.n) for s in sources]
-            score, n = max(scored, key=lambda item: (item[0], -item[1]))
+            score, n = max(((score, n) for n, score in support.items()), key=lambda item: (item[0], -item[1]))
             cited = [n] if score >= MIN_SUPPORT else []
         if not cited:
             continue

@@ -24,8 +24,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-
 from rag.normalize import tokenize
 
 _MARKER = re.compile(r"\[\d+\]")
@@ -130,5 +128,12 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) with linear interpolation between ranks; None for no values."""
-    return float(np.percentile(values, q)) if len(values) else None
+    """The ``q``-th percentile (0-100), interpolating linearly between ranks as numpy does by default;
+    None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))

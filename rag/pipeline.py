@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -118,6 +119,7 @@ class RAG:
         self._set_snapshot(snapshot)
         self.last_report: IndexReport | None = None
         self._generators: dict[str, Generator] = {}
+        self._generator_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------------------------
 
@@ -312,9 +314,10 @@ class RAG:
         name = name or self.config.generator
         if name == "auto":
             name = self._auto_generator()
-        if name not in self._generators:
-            self._generators[name] = self._load_generator(name)
-        return self._generators[name]
+        with self._generator_lock:  # concurrent first requests must not load a model twice
+            if name not in self._generators:
+                self._generators[name] = self._load_generator(name)
+            return self._generators[name]
 
     def _auto_generator(self) -> str:
         if self.device.generator_runtime == "transformers":
@@ -441,6 +444,14 @@ class RAG:
 
 
 _FOLLOW_UP_MAX_TOKENS = 6
+# Over the raw question: an opening و/ف or "and/what about", a word ending in an attached pronoun
+# (ه/ها/هم/هما, not ة), or a demonstrative / English pronoun.
+_FOLLOW_UP_CUE = re.compile(
+    r"^\s*(?:[وف]|and\b|what about\b|how about\b)"
+    r"|[\u0621-\u064a]{2,}(?:ه|ها|هم|هما)(?=[\s؟?.!،]|$)"
+    r"|(?:^|\s)(?:هذا|هذه|ذلك|تلك|هؤلاء|it|they|them|this|that|its|their)(?=[\s؟?.!،]|$)",
+    re.IGNORECASE,
+)
 
 
 def _clean_history(history: Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
@@ -455,10 +466,12 @@ def _clean_history(history: Sequence[tuple[str, str]] | None) -> list[tuple[str,
 
 
 def standalone_question(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """The question to retrieve with: a short follow-up ("ومتى سيطلق؟") is joined to the previous user
-    question so retrieval sees its subject; self-contained questions are left alone.
+    """The question to retrieve with: a follow-up ("ومتى سيطلق؟") is joined to the previous user question
+    so retrieval sees its subject; self-contained questions are left alone.
 
-    A rule rather than an LLM rewrite: on CPU a rewrite would add seconds before the sources can appear.
+    A short question is a follow-up when it opens with a conjunction, points back with a pronoun suffix
+    or a demonstrative, or has at most one content word. A rule rather than an LLM rewrite: on CPU a
+    rewrite would add seconds before the sources can appear.
     """
     previous = [text for role, text in history if role == "user"]
     if not previous:
@@ -466,7 +479,9 @@ def standalone_question(question: str, history: Sequence[tuple[str, str]]) -> st
     words = [token for token in tokenize(question) if token not in STOPWORDS]
     if len(words) > _FOLLOW_UP_MAX_TOKENS:
         return question
-    return f"{previous[-1]} {question}"
+    if len(words) <= 1 or _FOLLOW_UP_CUE.search(question):
+        return f"{previous[-1]} {question}"
+    return question
 
 
 def _saved_index_settings(store: IndexStore) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag import RAG
-from rag.errors import RagError
+from rag.errors import RagError, StaleIndexError
 from rag.evaluation import (
     GoldError,
     GoldItem,
@@ -77,6 +77,10 @@ def rag_eval(*argv: str) -> int:
     return run_eval(parser.parse_args(argv))
 
 
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
 @pytest.fixture
 def tiny_gold(tmp_path: Path) -> Path:
     lines = [line for line in DEMO_GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -120,6 +124,17 @@ def test_gold_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "question": "سؤال"}\n', encoding="utf-8")
     with pytest.raises(GoldError, match=r"bad.jsonl line 1: missing keys answers"):
+        load_gold(bad)
+    record = {
+        "id": "x",
+        "question": "q",
+        "answers": "مايو",
+        "article_ids": [],
+        "answerable": True,
+        "history": [],
+    }
+    bad.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(GoldError, match="'answers' must be a list"):
         load_gold(bad)
     other = tmp_path / "gold.csv"
     other.write_text("id,question\n", encoding="utf-8")
@@ -178,8 +193,9 @@ def test_retrieval_eval_end_to_end(
     assert setup["machine"]["cpu_count"] >= 1 and setup["date"]
     assert report["cost"]["search_s"]["hybrid"]["n"] == 5
     assert report["cost"]["search_s"]["bm25"]["p95"] >= report["cost"]["search_s"]["bm25"]["p50"] > 0
-    assert [item["id"] for item in report["items"]] == list(TINY_IDS)
-    follow_up = report["items"][3]
+    records = _records(out)
+    assert [record["id"] for record in records] == list(TINY_IDS)
+    follow_up = records[3]
     assert follow_up["follow_up"] and follow_up["retrieval"]["dense"]["ranks"]
     assert report["errors"] == []
     assert "# Evaluation: tiny (retrieval)" in (out / "report.md").read_text(encoding="utf-8")
@@ -204,6 +220,22 @@ def test_squad_eval_indexes_the_paragraphs(tiny_embedder: Path, squad_gold: Path
     assert report["gold"]["format"] == "squad"
     assert report["retrieval"]["bm25"]["items"] == 3
     assert report["retrieval"]["bm25"]["recall@1"] == 1.0
+
+
+def test_stale_default_index_is_rebuilt_but_a_given_one_is_not(
+    tiny_embedder: Path, squad_gold: Path, tmp_path: Path
+) -> None:
+    args = ("--gold", str(squad_gold), "--embedding-model", str(tiny_embedder), "--mode", "retrieval")
+    assert rag_eval(*args) == 0
+    index_dir = tmp_path / "eval" / "indexes" / "squad-mini-tiny-embedder"
+    [manifest] = index_dir.glob("gen-*/manifest.json")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["fingerprint"]["normalization_version"] = "0"  # as if built by an older release
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(StaleIndexError):
+        rag_eval(*args, "--index-dir", str(index_dir))
+    assert rag_eval(*args) == 0
+    assert RAG.load(index_dir).snapshot.fingerprint["normalization_version"] != "0"
 
 
 def test_unusable_questions_are_reported_not_fatal(
@@ -277,7 +309,8 @@ def test_answer_eval_end_to_end(
         "tokens_per_s",
     }
     assert report["cost"]["answer"]["total_s"]["n"] == 5
-    item = report["items"][0]["answer"]
+    records = _records(out)
+    item = records[0]["answer"]
     assert {
         "text",
         "refused",
@@ -288,6 +321,6 @@ def test_answer_eval_end_to_end(
         "valid_citations",
         "timings",
     } <= set(item)
-    assert "retrieval" in report["items"][0]  # answer mode includes the retrieval metrics
+    assert "retrieval" in records[0]  # answer mode includes the retrieval metrics
     assert "| correct |" in (out / "report.md").read_text(encoding="utf-8")
     assert (out / "latency.png").is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from rag import metrics
@@ -144,3 +145,6 @@ def test_percentiles_interpolate_linearly() -> None:
     assert metrics.percentile(values, 95) == pytest.approx(3.85)
     assert metrics.percentile([7.0], 95) == 7.0
     assert metrics.percentile([], 50) is None
+    spread = [0.3, 0.01, 2.5, 0.7, 0.02, 0.9, 1.1]
+    for q in (0, 5, 50, 90, 95, 100):
+        assert metrics.percentile(spread, q) == pytest.approx(float(np.percentile(spread, q)))

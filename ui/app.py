@@ -231,7 +231,6 @@ def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
     else:
         turn.answer, turn.hits, turn.citations = event.text, list(event.hits), list(event.citations)
         turn.state = "refused" if event.refused else "done"
-        turn.seconds = event.timings.get("total_s")
 
 
 def build_app(rag: RAG) -> gr.Blocks:
@@ -276,7 +275,7 @@ def build_app(rag: RAG) -> gr.Blocks:
             with gr.Column(scale=2, min_width=320):
                 gr.HTML('<h2 class="panel-title" dir="rtl">المصادر</h2>', js_on_load=None)
                 sources = gr.HTML(fmt.SOURCES_PLACEHOLDER, elem_id="sources", js_on_load=None)
-        with gr.Sidebar(label="الإعدادات", position="left", open=True, elem_id="settings"):
+        with gr.Sidebar(label="الإعدادات", position="left", open=True, width=380, elem_id="settings"):
             gr.HTML('<h2 class="panel-title" dir="rtl">الإعدادات</h2>', js_on_load=None)
             mode = gr.Radio(list(MODES), value=config.retrieval_mode, label="طريقة البحث", rtl=True)
             k = gr.Slider(1, MAX_K, value=min(config.top_k, MAX_K), step=1, label="عدد المصادر (k)")
@@ -294,20 +293,26 @@ def build_app(rag: RAG) -> gr.Blocks:
 
         outputs = [question, chatbot, sources, turns, copy_text]
         settings = [mode, k, generator]
-        chat_options: dict[str, Any] = {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
+        # "/ask" is the one chat endpoint for API clients; the other chat events are the same call from
+        # other buttons and stay out of the API docs.
+        chat: dict[str, Any] = {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
+        hidden: dict[str, Any] = {**chat, "api_visibility": "private"}
         asked = [
-            question.submit(handlers.respond, [question, turns, *settings], outputs, **chat_options),
-            send.click(handlers.respond, [question, turns, *settings], outputs, **chat_options),
-            chatbot.example_select(handlers.respond_example, [turns, *settings], outputs, **chat_options),
-            chatbot.retry(handlers.retry, [turns, *settings], outputs, **chat_options),
+            question.submit(handlers.respond, [question, turns, *settings], outputs, api_name="ask", **chat),
+            send.click(handlers.respond, [question, turns, *settings], outputs, **hidden),
+            chatbot.example_select(handlers.respond_example, [turns, *settings], outputs, **hidden),
+            chatbot.retry(handlers.retry, [turns, *settings], outputs, **hidden),
         ]
-        chatbot.undo(handlers.undo, [turns], outputs, queue=False)
+        instant: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+        chatbot.undo(handlers.undo, [turns], outputs, **instant)
         # The chat's own trash button and "محادثة جديدة" both start over (and stop an answer in flight).
-        chatbot.clear(handlers.new_conversation, None, outputs, cancels=asked, queue=False)
-        new_chat.click(handlers.new_conversation, None, outputs, cancels=asked, queue=False)
+        chatbot.clear(handlers.new_conversation, None, outputs, cancels=asked, **instant)
+        new_chat.click(handlers.new_conversation, None, outputs, cancels=asked, **instant)
         copy.click(None, [copy_text], None, js=COPY_JS)
-        add.click(handlers.upload, [files], [report, status, files], concurrency_limit=1)
-        app.load(handlers.status, None, status)
+        add.click(
+            handlers.upload, [files], [report, status, files], api_name="add_articles", concurrency_limit=1
+        )
+        app.load(handlers.status, None, status, api_visibility="private")
     return app
 
 

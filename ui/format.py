@@ -73,7 +73,6 @@ class Turn:
     state: TurnState = "searching"
     error: str = ""  # Arabic message when state == "error"
     error_detail: str = ""  # the library's English one-liner, shown small under the Arabic message
-    seconds: float | None = None
 
     @property
     def settled(self) -> bool:
@@ -237,13 +236,12 @@ def _turn_sources(turn: Turn, number: int, *, latest: bool) -> str:
 
 def sources_html(turns: Sequence[Turn]) -> str:
     """The sources panel: one group of numbered cards per question, the latest first and open."""
-    groups = [
-        _turn_sources(turn, number, latest=number == len(turns))
-        for number, turn in reversed(list(enumerate(turns, start=1)))
-        if turn.state != "error"
-    ]
-    if not groups:
+    shown = [(number, turn) for number, turn in enumerate(turns, start=1) if turn.state != "error"]
+    if not shown:
         return SOURCES_PLACEHOLDER
+    groups = [
+        _turn_sources(turn, number, latest=index == 0) for index, (number, turn) in enumerate(reversed(shown))
+    ]
     return f'<div class="sources" dir="rtl">{"".join(groups)}</div>'
 
 
@@ -276,7 +274,10 @@ def status_text(info: dict[str, Any]) -> str:
     generator = config.get("generator", "?")
     if generator != "extractive":
         generator = f"{generator} ({config.get('generator_model', '?')})"
-    reason = f" — {_isolate(device['reason'])}" if device.get("reason") else ""
+    # The first clause says why ("auto: no accelerator is usable"); the per-backend details that follow
+    # belong to `rag info`, not to a one-line status.
+    reason = device.get("reason", "").split(" (", 1)[0]
+    reason = f" — {_isolate(reason)}" if reason else ""
     return "\n".join(
         [
             f"الجهاز: {_isolate(device.get('device', '?'))}{reason}",
