@@ -4,7 +4,8 @@ Prints, for answerable and unanswerable gold questions, the best dense similarit
 question and any chunk, and the threshold that refuses the most unanswerable questions while refusing no
 more than the allowed share of answerable ones. Usage:
 
-    python scripts/calibrate_refusal.py --gold eval/gold/demo.jsonl --index-dir index [--max-false-refusals 0.0]
+    python scripts/calibrate_refusal.py --gold eval/gold/demo.jsonl --index-dir index
+        [--max-false-refusals 0.0]
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ def main() -> None:
     allowed = int(args.max_false_refusals * len(answerable))
     threshold = answerable[allowed] - 1e-4 if answerable else 0.0
     refused = sum(score < threshold for score in unanswerable)
-    print(f"answerable   n={len(answerable):3d} min={answerable[0]:.3f} median={answerable[len(answerable) // 2]:.3f}")
+    median = answerable[len(answerable) // 2]
+    print(f"answerable   n={len(answerable):3d} min={answerable[0]:.3f} median={median:.3f}")
     print(f"unanswerable n={len(unanswerable):3d} " + " ".join(f"{s:.3f}" for s in unanswerable))
-    print(f"threshold {threshold:.3f}: refuses {refused}/{len(unanswerable)} unanswerable before generation, "
-          f"{allowed}/{len(answerable)} answerable")
+    print(
+        f"threshold {threshold:.3f}: refuses {refused}/{len(unanswerable)} unanswerable before generation, "
+        f"{allowed}/{len(answerable)} answerable"
+    )
 
 
 if __name__ == "__main__":
