@@ -57,10 +57,10 @@ class Config(BaseSettings):
     )
     max_new_tokens: int = Field(320, ge=16)
     max_sources: int = Field(
-        4, ge=1, le=20, description="Retrieved chunks given to the generator as sources."
+        3, ge=1, le=20, description="Retrieved chunks given to the generator as sources."
     )
     context_chars: int = Field(
-        1800, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."
+        1100, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."
     )
     min_relevance: float | None = Field(
         None,

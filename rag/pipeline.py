@@ -406,6 +406,7 @@ class RAG:
         text, citations, refused = ground(raw, prompt.sources, prompt.language)
         finished = time.perf_counter()
         generate_s = finished - retrieved
+        decode_s = finished - first_token if first_token else 0.0
         tokens = len(pieces)
         yield Answer(
             question=question,
@@ -422,7 +423,8 @@ class RAG:
                 "generate_s": generate_s,
                 "total_s": finished - started,
                 "tokens": float(tokens),
-                "tokens_per_s": tokens / generate_s if tokens and generate_s > 0 else 0.0,
+                # Decoding speed: pieces after the first over the time after the first.
+                "tokens_per_s": (tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else 0.0,
                 "relevance": relevance,
             },
         )

@@ -114,3 +114,21 @@ def test_extractive_answers_with_markers_or_refuses(sources) -> None:
     assert "مايو" in raw and "[1]" in raw
     off_topic = build_prompt("ما حالة الطقس في القاهرة؟", [make_hit("a", TEXT_A)], context_chars=2000)
     assert "".join(ExtractiveGenerator().stream(off_topic)) == REFUSAL_AR
+
+
+def test_english_answer_keeps_its_markers(sources) -> None:
+    text, citations, refused = ground(
+        "DeepSeek delayed R2 because training on Huawei chips failed [1].", sources, "en"
+    )
+    assert not refused
+    assert text.endswith("[1].")
+    assert citations[0].article.id == "a"
+
+
+def test_author_question_is_supported_by_metadata() -> None:
+    article = Article(id="m", title="ديب سيك يختار شرائح هواوي", text=TEXT_A, author="مصطفى يسري")
+    hit = Hit(chunk=Chunk("m#0", "m", 0, 0, len(TEXT_A), TEXT_A), article=article, score=1.0)
+    prompt = build_prompt("من كاتب المقال؟", [hit], context_chars=1000)
+    assert 'author="مصطفى يسري"' in prompt.messages[-1]["content"]
+    text, citations, refused = ground("كاتب المقال هو مصطفى يسري [1].", prompt.sources, "ar")
+    assert not refused and citations[0].n == 1
