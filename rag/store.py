@@ -36,7 +36,7 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.documents import Article
-from rag.errors import IndexCorruptError, IndexNotFoundError
+from rag.errors import IndexCorruptError, IndexNotFoundError, RagError
 from rag.normalize import tokenize
 
 logger = logging.getLogger(__name__)
@@ -169,12 +169,26 @@ class IndexStore:
     def exists(self) -> bool:
         return (self.root / CURRENT_FILE).is_file()
 
-    def lock(self, timeout: float = LOCK_TIMEOUT_S) -> Any:
-        """A cross-process writer lock; readers never take it."""
-        from filelock import FileLock
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the cross-process writer lock (readers never take it). Waiting longer than ``timeout``
+        seconds (default :data:`LOCK_TIMEOUT_S`) for another writer raises :class:`RagError`."""
+        from filelock import FileLock, Timeout
 
         self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / ".lock"), timeout=timeout)
+        wait = LOCK_TIMEOUT_S if timeout is None else timeout
+        file_lock = FileLock(str(self.root / ".lock"), timeout=wait)
+        try:
+            file_lock.acquire()
+        except Timeout:
+            raise RagError(
+                f"index at {self.root} is locked by another writer (waited {wait:g} s): "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            file_lock.release()
 
     def current_generation(self) -> Path:
         try:
