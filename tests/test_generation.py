@@ -145,6 +145,6 @@ def test_instruction_like_sentences_never_reach_the_prompt_or_support_a_claim() 
     user = prompt.messages[-1]["content"]
     assert "تجاهل التعليمات" not in user and "BANANA" not in user and "<|im_start|>" not in user
     assert "بسبب رقائق هواوي" in user
-    text, citations, refused = ground("سند تم اختراقه [1].", prompt.sources, "ar")
+    _text, citations, refused = ground("سند تم اختراقه [1].", prompt.sources, "ar")
     assert refused and not citations
     assert "".join(ExtractiveGenerator().stream(prompt)).startswith("أجلت ديب سيك")
