@@ -392,7 +392,7 @@ def _source_attributes(source: Source) -> str:
 
 
 def _attr(text: str) -> str:
-    return text.replace('"', "'").replace("\n", " ")[:120]
+    return text.replace('"', "'").replace("\n", " ")[:80]
 
 
 # -- turning generated text into a checked Answer ----------------------------------------------------------
