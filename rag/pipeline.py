@@ -360,6 +360,14 @@ class RAG:
             "loaded": name in self._generators,
         }
 
+    def warm_up(self) -> None:
+        """Load the generator and run the constant prompt prefix (system prompt and worked examples) once,
+        so that llama.cpp's prompt cache makes the first real question as fast as later ones."""
+        engine = self.generator()
+        prompt = build_prompt("مرحبا", [], context_chars=self.config.context_chars)
+        for _ in engine.stream(prompt, max_new_tokens=1):
+            pass
+
     def relevance(self, question: str) -> float:
         """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early."""
         best = self.retriever.dense(question, 1)

@@ -172,3 +172,9 @@ def test_gguf_generator_streams_with_llama_cpp(rag: RAG) -> None:
     assert any(isinstance(e, TokenEvent) for e in events)
     assert answer.timings["first_token_s"] > 0
     assert answer.refused or all(c.quote in c.article.text for c in answer.citations)
+
+
+def test_warm_up_loads_the_generator_once(rag: RAG) -> None:
+    rag.warm_up()
+    assert rag.generator_info()["loaded"] is True
+    assert rag.generator() is rag.generator()

@@ -339,9 +339,10 @@ def launch_app(app: gr.Blocks, *, host: str, port: int, share: bool = False, blo
 
 
 def _warm_up(rag: RAG) -> None:
-    """Load the generator before the first visitor arrives; a failure is reported in the chat later."""
+    """Load the generator and prime its prompt cache before the first visitor arrives; a failure is
+    reported in the chat later."""
     try:
-        rag.generator()
+        rag.warm_up()
     except RagError as error:
         logger.warning("generator not ready: %s", error)
 
