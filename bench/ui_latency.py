@@ -66,7 +66,8 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 950})
-            page.goto(f"http://127.0.0.1:{args.port}/", wait_until="networkidle")
+            page.goto(f"http://127.0.0.1:{args.port}/")
+            page.wait_for_selector("#question textarea")
             for number, question in enumerate(QUESTIONS, start=1):
                 page.click("#new-chat")
                 page.wait_for_timeout(300)
