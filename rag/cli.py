@@ -50,8 +50,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from rag.pipeline import RAG
+    from rag.pipeline import RAG, clean_question
 
+    clean_question(args.question)  # fail before loading any model
     rag = RAG.load(args.index_dir, **_runtime_overrides(args))
     hits = rag.search(args.question, k=args.k, mode=args.mode)
     if args.json:

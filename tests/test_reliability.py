@@ -59,7 +59,9 @@ def error_lines(text: str) -> list[str]:
 
 def message_lines(stderr: str) -> list[str]:
     """stderr without progress bars (in-process, model loading draws one; `rag` itself turns them off)."""
-    return [line for line in stderr.splitlines() if line.strip() and "\r" not in line and "it/s]" not in line]
+    progress = re.compile(r"\d+/\d+ \[[^\]]*\]")  # tqdm's "39/39 [00:00<00:00, 12.3it/s]" in any unit
+    lines = stderr.splitlines()
+    return [line for line in lines if line.strip() and "\r" not in line and not progress.search(line)]
 
 
 # -- 1. bad files through `rag index` ---------------------------------------------------------------------
