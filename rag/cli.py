@@ -44,8 +44,6 @@ def _cmd_index(args: argparse.Namespace) -> int:
         print(f"warning: {where}: {problem.message}", file=sys.stderr)
     print(report.summary())
     print(f"index: {rag.info()['articles']} articles, {rag.info()['chunks']} chunks in {args.index_dir}")
-    if not report.files_read and not rag.snapshot.articles:
-        raise RagError("no articles found in the given paths (supported: .txt .md .jsonl .html)")
     return 0
 
 

@@ -24,7 +24,7 @@ from rag.config import INDEX_FIELDS, Config, RetrievalMode
 from rag.devices import DeviceChoice, select_device
 from rag.documents import Article, LoadProblem, load_articles
 from rag.embeddings import Embedder
-from rag.errors import GeneratorUnavailableError, QuestionError, RagError, StaleIndexError
+from rag.errors import DocumentError, GeneratorUnavailableError, QuestionError, RagError, StaleIndexError
 from rag.generation import (
     STOPWORDS,
     Answer,
@@ -218,6 +218,13 @@ class RAG:
     ) -> IndexReport:
         started = time.perf_counter()
         loaded = load_articles(paths, progress=progress)
+        if not loaded.articles and not snapshot.articles:
+            # Nothing to index and nothing indexed before: writing an empty index would only hide the mistake.
+            details = "; ".join(p.message for p in loaded.problems[:3])
+            raise DocumentError(
+                "no articles found in the given paths (supported: .txt .md .jsonl .html)"
+                + (f": {details}" if details else "")
+            )
         report = IndexReport(problems=list(loaded.problems), files_read=loaded.files_read)
         changed: list[Article] = []
         for article in loaded.articles:

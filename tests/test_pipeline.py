@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag import RAG
-from rag.errors import IndexNotFoundError, QuestionError, StaleIndexError
+from rag.errors import DocumentError, IndexNotFoundError, QuestionError, StaleIndexError
 from rag.pipeline import clean_question
 
 # One question per demo article, phrased the way a reader would ask.
@@ -155,3 +155,11 @@ def test_bad_questions_are_rejected(bad: str) -> None:
 
 def test_control_characters_are_removed_from_questions() -> None:
     assert clean_question("\x00ما\x07 هي\u200b  رقائق\x1b؟ ") == "ما هي رقائق ؟"
+
+
+def test_building_from_nothing_is_an_error_and_writes_no_index(tiny_embedder: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DocumentError, match="no articles found"):
+        RAG.build([empty], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
+    assert not (tmp_path / "index" / "CURRENT").exists()
