@@ -311,9 +311,6 @@ class RAG:
             "packages": self.snapshot.manifest.get("packages", {}),
         }
 
-    def iter_articles(self) -> Iterator[Article]:
-        yield from self.snapshot.articles.values()
-
     # -- answering ----------------------------------------------------------------------------------------
 
     def generator(self, name: str | None = None) -> Generator:
