@@ -232,7 +232,7 @@ class RAG:
             if previous is None:
                 report.added.append(article.id)
                 changed.append(article)
-            elif previous.content_hash != article.content_hash or previous != article:
+            elif previous != article:  # text, title or metadata changed
                 report.updated.append(article.id)
                 changed.append(article)
             else:
@@ -240,7 +240,8 @@ class RAG:
         if changed:
             snapshot.remove_articles(a.id for a in changed)
             chunks = self._chunker().split_all(changed)
-            titles = [next(a.title for a in changed if a.id == c.article_id) for c in chunks]
+            title_of = {article.id: article.title for article in changed}
+            titles = [title_of[chunk.article_id] for chunk in chunks]
             vectors = self.embedder.embed_documents([c.text for c in chunks], titles, progress=progress)
             snapshot.add(changed, chunks, vectors)
             report.chunks_embedded = len(chunks)
