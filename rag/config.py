@@ -17,11 +17,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rag.vector_index import IndexType
+
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]
 
 # Fields whose change makes an existing index stale (its vectors or tokens would differ).
 INDEX_FIELDS = ("embedding_model", "chunk_size", "chunk_overlap", "embedding_dim")
+# Fields an index keeps between builds unless overridden, without making it stale when changed.
+SAVED_FIELDS = (*INDEX_FIELDS, "index_type")
 
 
 # Calibrated with scripts/calibrate_refusal.py on eval/gold/demo.jsonl: the least relevant answerable
@@ -46,6 +50,12 @@ class Config(BaseSettings):
     )
     chunk_size: int = Field(160, ge=16, description="Maximum chunk length in embedder tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks.")
+    index_type: IndexType = Field(
+        "auto",
+        description="Dense index: flat (exact), hnsw (graph), ivfpq (compressed), or auto by corpus size.",
+    )
+    hnsw_ef_search: int = Field(128, ge=1, description="HNSW search breadth (recall vs. latency).")
+    ivf_nprobe: int = Field(32, ge=1, description="IVF lists visited per query (recall vs. latency).")
     retrieval_mode: RetrievalMode = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")

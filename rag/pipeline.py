@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.chunking import Chunker
-from rag.config import INDEX_FIELDS, Config, RetrievalMode
+from rag.config import SAVED_FIELDS, Config, RetrievalMode
 from rag.devices import DeviceChoice, select_device
 from rag.documents import Article, LoadProblem, load_articles
 from rag.embeddings import Embedder
@@ -42,6 +42,7 @@ from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
 from rag.retrieval import Hit, Retriever
 from rag.store import IndexSnapshot, IndexStore
+from rag.vector_index import choose_index_type
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class RAG:
     ) -> RAG:
         """Open an existing index; its build settings come from its manifest."""
         store = IndexStore(index_dir)
-        snapshot = store.load()
+        snapshot = store.load(mmap=True)
         if config is None:
             config = Config(**{**_saved_index_settings(store), **overrides})
         else:
@@ -199,6 +200,7 @@ class RAG:
 
     def _set_snapshot(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
+        snapshot.dense.configure(hnsw_ef_search=self.config.hnsw_ef_search, ivf_nprobe=self.config.ivf_nprobe)
         self.retriever = Retriever(
             snapshot, self.embedder, rrf_k=self.config.rrf_k, candidates=self.config.candidates
         )
@@ -246,14 +248,19 @@ class RAG:
             snapshot.add(changed, chunks, vectors)
             report.chunks_embedded = len(chunks)
         if changed or force_write or not self.store.exists():
-            self.store.write(snapshot, extra=self._manifest_extra())
+            self._write(snapshot)
         self._set_snapshot(snapshot)
         report.seconds = time.perf_counter() - started
         logger.info("indexing: %s", report.summary())
         return report
 
-    def _manifest_extra(self) -> dict[str, Any]:
-        return {"config": self.config.model_dump(), "packages": _package_versions()}
+    def _write(self, snapshot: IndexSnapshot) -> None:
+        """Save ``snapshot`` as the live generation, first moving its vectors to the index type that the
+        configuration (or, for ``auto``, the corpus size) asks for."""
+        kind = choose_index_type(self.config.index_type, snapshot.dense.ntotal)
+        snapshot.dense = snapshot.dense.converted(kind)
+        manifest_extra = {"config": self.config.model_dump(), "packages": _package_versions()}
+        self.store.write(snapshot, extra=manifest_extra)
 
     def add(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool = False) -> IndexReport:
         """Index more articles (new ones added, changed ones replaced) into this pipeline's index."""
@@ -270,7 +277,7 @@ class RAG:
             present = [a for a in article_ids if a in snapshot.articles]
             if present:
                 snapshot.remove_articles(present)
-                self.store.write(snapshot, extra=self._manifest_extra())
+                self._write(snapshot)
             self._set_snapshot(snapshot)
         return len(present)
 
@@ -278,7 +285,7 @@ class RAG:
         """Pick up a generation written by another process; returns True when one was loaded."""
         if self.store.current_generation().name == self.snapshot.generation:
             return False
-        self._set_snapshot(self.store.load())
+        self._set_snapshot(self.store.load(mmap=True))
         return True
 
     # -- querying -----------------------------------------------------------------------------------------
@@ -299,6 +306,7 @@ class RAG:
             "generation": self.snapshot.generation,
             "articles": len(self.snapshot.articles),
             "chunks": len(self.snapshot.chunks),
+            "dense_index": self.snapshot.dense.describe(),
             "fingerprint": self.snapshot.fingerprint,
             "embedder": {
                 "model": self.config.embedding_model,
@@ -507,7 +515,7 @@ def _saved_index_settings(store: IndexStore) -> dict[str, Any]:
         saved = store.read_manifest().get("config", {})
     except RagError:
         return {}
-    return {name: saved[name] for name in INDEX_FIELDS if name in saved}
+    return {name: saved[name] for name in SAVED_FIELDS if name in saved}
 
 
 def _check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path) -> None:

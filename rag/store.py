@@ -7,7 +7,7 @@ Layout of an index directory::
       .lock                writer lock (filelock): one writer at a time
       gen-<time>-<rand>/   one complete generation
         manifest.json      fingerprint, per-article content hashes, file checksums
-        dense.faiss        IndexIDMap2 over inner-product vectors
+        dense.faiss        the vector index (rag.vector_index: flat, HNSW or IVF-PQ under IndexIDMap2)
         bm25/              bm25s matrices over normalized tokens
         chunks.jsonl       one Chunk per line, in BM25 row order, with its FAISS id
         articles.jsonl     one Article per line
@@ -38,6 +38,7 @@ from rag.chunking import Chunk
 from rag.documents import Article
 from rag.errors import IndexCorruptError, IndexNotFoundError, RagError
 from rag.normalize import tokenize
+from rag.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class IndexSnapshot:
     """Everything one generation holds, in memory. Mutated by a writer, then saved as a new generation."""
 
     fingerprint: dict[str, Any]
-    dense: Any  # faiss.IndexIDMap2
+    dense: VectorIndex
     articles: dict[str, Article] = field(default_factory=dict)
     chunks: list[Chunk] = field(default_factory=list)
     chunk_ids: list[int] = field(default_factory=list)  # FAISS id of chunks[i]
@@ -67,9 +68,7 @@ class IndexSnapshot:
 
     @classmethod
     def empty(cls, fingerprint: dict[str, Any], dimension: int) -> IndexSnapshot:
-        import faiss
-
-        return cls(fingerprint=fingerprint, dense=faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
+        return cls(fingerprint=fingerprint, dense=VectorIndex.empty(dimension))
 
     def __post_init__(self) -> None:
         self._row_by_id = {faiss_id: row for row, faiss_id in enumerate(self.chunk_ids)}
@@ -91,7 +90,7 @@ class IndexSnapshot:
             ],
             dtype=np.int64,
         )
-        self.dense.remove_ids(removed)
+        self.dense.remove(removed)
         self.chunks = [self.chunks[row] for row in keep]
         self.chunk_ids = [self.chunk_ids[row] for row in keep]
         for article_id in doomed:
@@ -104,11 +103,10 @@ class IndexSnapshot:
         """Add articles and their (already embedded) chunks."""
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
+        self.dense.add(vectors, ids)
         for article in articles:
             self.articles[article.id] = article
-        ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
-        if len(chunks):
-            self.dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self.chunks.extend(chunks)
         self.chunk_ids.extend(int(i) for i in ids)
         self.next_id += len(chunks)
@@ -217,10 +215,10 @@ class IndexStore:
             f"`rag index PATH --index-dir {self.root} --rebuild`"
         )
 
-    def load(self, *, verify: bool = True) -> IndexSnapshot:
-        """Load the live generation; with ``verify`` every file is checked against its recorded checksum."""
+    def load(self, *, verify: bool = True, mmap: bool = False) -> IndexSnapshot:
+        """Load the live generation; with ``verify`` every file is checked against its recorded checksum.
+        ``mmap`` (for readers) maps the vectors instead of copying them; such a snapshot is read-only."""
         import bm25s
-        import faiss
 
         generation = self.current_generation()
         manifest = self.read_manifest()
@@ -235,7 +233,7 @@ class IndexStore:
             if verify and _sha256(path) != meta["sha256"]:
                 raise self._corrupt(f"{name} does not match its checksum")
         try:
-            dense = faiss.read_index(str(generation / DENSE_FILE))
+            dense = VectorIndex.load(str(generation / DENSE_FILE), mmap=mmap)
             articles = {row["id"]: Article.from_dict(row) for row in _read_jsonl(generation / ARTICLES_FILE)}
             rows = list(_read_jsonl(generation / CHUNKS_FILE))
             bm25 = bm25s.BM25.load(str(generation / BM25_DIR), show_progress=False) if rows else None
@@ -258,8 +256,6 @@ class IndexStore:
 
     def write(self, snapshot: IndexSnapshot, extra: dict[str, Any] | None = None) -> Path:
         """Save ``snapshot`` as a new generation and make it live. Call with :meth:`lock` held."""
-        import faiss
-
         if snapshot.bm25 is None and snapshot.chunks:
             snapshot.build_bm25()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -267,7 +263,7 @@ class IndexStore:
         staging = self.root / f".tmp-{name}"
         staging.mkdir()
         try:
-            faiss.write_index(snapshot.dense, str(staging / DENSE_FILE))
+            snapshot.dense.save(str(staging / DENSE_FILE))
             _write_jsonl(staging / ARTICLES_FILE, (a.to_dict() for a in snapshot.articles.values()))
             _write_jsonl(
                 staging / CHUNKS_FILE,
@@ -291,6 +287,7 @@ class IndexStore:
                 "fingerprint": snapshot.fingerprint,
                 "next_id": snapshot.next_id,
                 "counts": {"articles": len(snapshot.articles), "chunks": len(snapshot.chunks)},
+                "dense_index": snapshot.dense.describe(),
                 "articles": {a.id: a.content_hash for a in snapshot.articles.values()},
                 "files": files,
                 **(extra or {}),
