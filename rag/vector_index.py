@@ -172,25 +172,35 @@ class VectorIndex:
         inner.reset()
         return faiss.IndexIDMap2(inner)
 
-    def converted(self, kind: str) -> VectorIndex:
-        """This index as ``kind`` (itself when it already is): vectors are moved, IVF-PQ is trained on a
-        sample of them."""
-        if kind == self.kind:
-            return self
+    @classmethod
+    def new(
+        cls, kind: str, dimension: int, *, expected_vectors: int, training: np.ndarray | None = None
+    ) -> VectorIndex:
+        """An empty index of ``kind`` sized for ``expected_vectors``. IVF-PQ is trained here on
+        ``training`` (a sample of the vectors to come; at most :data:`IVFPQ_TRAIN_SAMPLE` rows are used),
+        so vectors can then be added shard by shard."""
         import faiss
 
-        self._writable()
-        vectors, ids = self.vectors_and_ids()
-        logger.info("converting the dense index from %s to %s (%d vectors)", self.kind, kind, len(ids))
         inner = faiss.index_factory(
-            self.dimension, _factory_string(kind, len(ids), self.dimension), faiss.METRIC_INNER_PRODUCT
+            dimension, _factory_string(kind, expected_vectors, dimension), faiss.METRIC_INNER_PRODUCT
         )
         if kind == "hnsw":
             faiss.downcast_index(inner).hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         if not inner.is_trained:
-            sample = np.random.default_rng(0).permutation(len(vectors))[:IVFPQ_TRAIN_SAMPLE]
-            inner.train(vectors[np.sort(sample)])
-        result = VectorIndex(faiss.IndexIDMap2(inner))
+            if training is None or len(training) < IVFPQ_MIN_VECTORS:
+                raise ValueError(f"{kind} needs a training sample of at least {IVFPQ_MIN_VECTORS} vectors")
+            rows = np.random.default_rng(0).permutation(len(training))[:IVFPQ_TRAIN_SAMPLE]
+            inner.train(np.ascontiguousarray(training[np.sort(rows)], dtype=np.float32))
+        return cls(faiss.IndexIDMap2(inner))
+
+    def converted(self, kind: str) -> VectorIndex:
+        """This index as ``kind`` (itself when it already is), with the same vectors and ids."""
+        if kind == self.kind:
+            return self
+        self._writable()
+        vectors, ids = self.vectors_and_ids()
+        logger.info("converting the dense index from %s to %s (%d vectors)", self.kind, kind, len(ids))
+        result = VectorIndex.new(kind, self.dimension, expected_vectors=len(ids), training=vectors)
         result.add(vectors, ids)
         return result
 
