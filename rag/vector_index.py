@@ -3,8 +3,9 @@
 * ``flat``: exact inner-product search; 4·d bytes a vector; latency grows linearly with the corpus.
 * ``hnsw``: HNSW graph over the full vectors (M=32); near-exact recall, millisecond search at 1M vectors,
   about 4·d + 256 bytes a vector, slow to build.
-* ``ivfpq``: inverted lists with product-quantized codes, re-ranked with 8-bit scalar-quantized copies
-  (``IVF{nlist},PQ{m},Refine(SQ8)``); about d + d/8 bytes a vector, trained on a sample of the vectors.
+* ``ivfpq``: inverted lists with product-quantized codes whose best candidates are re-ranked with 8-bit
+  scalar-quantized copies (``IVF{nlist},PQ{m},Refine(SQ8)``); about d + d/16 bytes a vector instead of 4·d,
+  trained on a sample of the vectors.
 
 ``auto`` picks by the number of vectors (see :func:`choose_index_type`; thresholds come from
 ``bench/ann_scale.py``). Every type sits in an ``IndexIDMap2`` so chunks keep stable ids across additions
@@ -34,7 +35,9 @@ HNSW_MAX_VECTORS = 4_000_000
 IVFPQ_MIN_VECTORS = 10_000
 IVFPQ_TRAIN_SAMPLE = 200_000
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_CONSTRUCTION = 40
+# IVF-PQ re-ranks this many times k candidates with the SQ8 copies: PQ codes alone lose too much recall.
+IVFPQ_REFINE_FACTOR = 8
 
 
 def choose_index_type(requested: IndexType, n_vectors: int) -> str:
@@ -52,10 +55,10 @@ def choose_index_type(requested: IndexType, n_vectors: int) -> str:
 
 
 def ivfpq_layout(n_vectors: int, dimension: int) -> tuple[int, int]:
-    """(nlist, m): about 4·√n inverted lists (a power of two) and 8-dimensional PQ sub-vectors."""
+    """(nlist, m): about 4·√n inverted lists (a power of two) and 16-dimensional PQ sub-vectors."""
     nlist = 2 ** round(math.log2(max(16.0, 4 * math.sqrt(max(n_vectors, 1)))))
     nlist = min(nlist, 65_536, max(16, n_vectors // 39))
-    m = next(m for m in range(max(1, dimension // 8), 0, -1) if dimension % m == 0)
+    m = next(m for m in range(max(1, dimension // 16), 0, -1) if dimension % m == 0)
     return nlist, m
 
 
@@ -126,6 +129,8 @@ class VectorIndex:
             inner.hnsw.efSearch = hnsw_ef_search
         elif isinstance(inner, faiss.IndexRefine | faiss.IndexIVF):
             faiss.extract_index_ivf(inner).nprobe = ivf_nprobe
+            if isinstance(inner, faiss.IndexRefine):
+                inner.k_factor = IVFPQ_REFINE_FACTOR
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) arrays of shape (len(queries), k); missing results have id -1."""

@@ -45,7 +45,7 @@ def test_auto_choice_follows_corpus_size() -> None:
 
 
 def test_ivfpq_layout_divides_the_dimension() -> None:
-    assert ivfpq_layout(1_000_000, 768) == (4096, 96)
+    assert ivfpq_layout(1_000_000, 768) == (4096, 48)
     nlist, m = ivfpq_layout(10_000, 100)
     assert 100 % m == 0 and 16 <= nlist <= 10_000 // 39
 
