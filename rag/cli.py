@@ -36,7 +36,16 @@ def _cmd_index(args: argparse.Namespace) -> int:
     overrides = _runtime_overrides(args)
     if args.chunk_size:
         overrides["chunk_size"] = args.chunk_size
-    rag = RAG.build(args.paths, index_dir=args.index_dir, rebuild=args.rebuild, progress=True, **overrides)
+    engine = None
+    if args.engine == "ray":
+        from rag.distributed import RayEngine  # only here: a local build never imports Ray
+
+        engine = RayEngine(args.ray_address, workers=args.ray_workers)
+    elif args.ray_address or args.ray_workers:
+        raise RagError("--ray-address and --ray-workers only apply with --engine ray")
+    rag = RAG.build(
+        args.paths, index_dir=args.index_dir, rebuild=args.rebuild, progress=True, engine=engine, **overrides
+    )
     report = rag.last_report
     assert report is not None
     for problem in report.problems:
@@ -157,6 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--embedding-model", help="registry name, local folder or hub id")
     index.add_argument("--chunk-size", type=int, help="chunk length in embedder tokens")
     index.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
+    index.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process (default); ray: read and embed on a Ray cluster (see docs/ray.md)",
+    )
+    index.add_argument(
+        "--ray-address", help="Ray cluster to join: auto, ray://HOST:10001 (default: start a local one)"
+    )
+    index.add_argument(
+        "--ray-workers", type=int, help="embedding actors (default: one per GPU or NPU, else CPUs / 4)"
+    )
 
     search = command("search", _cmd_search, "search the index")
     search.add_argument("question")

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rag.chunking import Chunker
 from rag.config import SAVED_FIELDS, Config, RetrievalMode
 from rag.devices import DeviceChoice, select_device
-from rag.documents import Article, LoadProblem, load_articles
+from rag.documents import Article, LoadProblem, LoadResult, load_articles
 from rag.embeddings import Embedder
 from rag.errors import DocumentError, GeneratorUnavailableError, QuestionError, RagError, StaleIndexError
 from rag.generation import (
@@ -69,6 +69,55 @@ class IndexReport:
             f"{len(self.deleted)} deleted; {self.chunks_embedded} chunks embedded "
             f"from {self.files_read} files in {self.seconds:.1f} s; {len(self.problems)} problems"
         )
+
+
+def load_embedder(config: Config, device: DeviceChoice) -> Embedder:
+    """The embedder ``config`` names, on ``device`` (every process that embeds builds it this way)."""
+    return Embedder(
+        config.embedding_model,
+        device=device.device,
+        dtype=device.dtype,
+        batch_size=config.embed_batch_size or device.embed_batch_size,
+        truncate_dim=config.embedding_dim,
+        fetch=config.fetch_models,
+    )
+
+
+def make_chunker(config: Config, embedder: Embedder) -> Chunker:
+    """The chunker ``config`` describes, measuring length in ``embedder``'s tokens."""
+    return Chunker(embedder.count_tokens, config.chunk_size, config.chunk_overlap)
+
+
+class IndexEngine(Protocol):
+    """Where the heavy indexing steps run: reading articles, and chunking + embedding the changed ones.
+
+    Deciding what changed, the fingerprint checks and writing the index stay in :class:`RAG`, so every
+    engine produces the same index. :class:`LocalEngine` runs in this process; ``rag.distributed.RayEngine``
+    runs on a Ray cluster.
+    """
+
+    def load(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool) -> LoadResult:
+        """Read and clean every article under ``paths``."""
+        ...
+
+    def embed(self, rag: RAG, snapshot: IndexSnapshot, articles: list[Article], *, progress: bool) -> int:
+        """Chunk and embed ``articles`` into ``snapshot``; returns the number of chunks embedded."""
+        ...
+
+
+class LocalEngine:
+    """Indexing in this process, with the pipeline's own embedder."""
+
+    def load(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool) -> LoadResult:
+        return load_articles(paths, progress=progress)
+
+    def embed(self, rag: RAG, snapshot: IndexSnapshot, articles: list[Article], *, progress: bool) -> int:
+        chunks = make_chunker(rag.config, rag.embedder).split_all(articles)
+        title_of = {article.id: article.title for article in articles}
+        titles = [title_of[chunk.article_id] for chunk in chunks]
+        vectors = rag.embedder.embed_documents([c.text for c in chunks], titles, progress=progress)
+        snapshot.add(articles, chunks, vectors)
+        return len(chunks)
 
 
 def _package_versions() -> dict[str, str]:
@@ -131,17 +180,6 @@ class RAG:
         return config.model_copy(update=overrides) if overrides else config
 
     @staticmethod
-    def _embedder(config: Config, device: DeviceChoice) -> Embedder:
-        return Embedder(
-            config.embedding_model,
-            device=device.device,
-            dtype=device.dtype,
-            batch_size=config.embed_batch_size or device.embed_batch_size,
-            truncate_dim=config.embedding_dim,
-            fetch=config.fetch_models,
-        )
-
-    @staticmethod
     def _fingerprint(config: Config, embedder: Embedder) -> dict[str, Any]:
         return {
             **config.index_settings(),
@@ -159,10 +197,12 @@ class RAG:
         config: Config | None = None,
         rebuild: bool = False,
         progress: bool = False,
+        engine: IndexEngine | None = None,
         **overrides: Any,
     ) -> RAG:
         """Index the articles under ``paths`` into ``index_dir`` (incremental: only new or changed articles
-        are embedded) and return a ready pipeline. ``rebuild`` discards the existing index."""
+        are embedded) and return a ready pipeline. ``rebuild`` discards the existing index; ``engine``
+        chooses where reading and embedding run (default: this process)."""
         store = IndexStore(index_dir)
         if config is None:
             # Keep building with the settings the index was made with unless told otherwise.
@@ -170,7 +210,7 @@ class RAG:
         else:
             config = cls._config(config, overrides)
         device = select_device(config.device)
-        embedder = cls._embedder(config, device)
+        embedder = load_embedder(config, device)
         fingerprint = cls._fingerprint(config, embedder)
         with store.lock():
             if store.exists() and not rebuild:
@@ -179,7 +219,9 @@ class RAG:
             else:
                 snapshot = IndexSnapshot.empty(fingerprint, embedder.dimension)
             rag = cls(index_dir, config, snapshot, embedder, device)
-            rag.last_report = rag._index(paths, snapshot, progress=progress, force_write=rebuild)
+            rag.last_report = rag._index(
+                paths, snapshot, progress=progress, force_write=rebuild, engine=engine or LocalEngine()
+            )
         return rag
 
     @classmethod
@@ -194,7 +236,7 @@ class RAG:
         else:
             config = cls._config(config, overrides)
         device = select_device(config.device)
-        embedder = cls._embedder(config, device)
+        embedder = load_embedder(config, device)
         _check_fingerprint(snapshot.fingerprint, cls._fingerprint(config, embedder), store.root)
         return cls(index_dir, config, snapshot, embedder, device)
 
@@ -207,19 +249,17 @@ class RAG:
 
     # -- indexing -----------------------------------------------------------------------------------------
 
-    def _chunker(self) -> Chunker:
-        return Chunker(self.embedder.count_tokens, self.config.chunk_size, self.config.chunk_overlap)
-
     def _index(
         self,
         paths: Iterable[str | os.PathLike[str]],
         snapshot: IndexSnapshot,
         *,
         progress: bool,
+        engine: IndexEngine,
         force_write: bool = False,
     ) -> IndexReport:
         started = time.perf_counter()
-        loaded = load_articles(paths, progress=progress)
+        loaded = engine.load(paths, progress=progress)
         if not loaded.articles and not snapshot.articles:
             # Nothing to index and nothing indexed before: writing an empty index would only hide the mistake.
             details = "; ".join(p.message for p in loaded.problems[:3])
@@ -241,12 +281,7 @@ class RAG:
                 report.unchanged.append(article.id)
         if changed:
             snapshot.remove_articles(a.id for a in changed)
-            chunks = self._chunker().split_all(changed)
-            title_of = {article.id: article.title for article in changed}
-            titles = [title_of[chunk.article_id] for chunk in chunks]
-            vectors = self.embedder.embed_documents([c.text for c in chunks], titles, progress=progress)
-            snapshot.add(changed, chunks, vectors)
-            report.chunks_embedded = len(chunks)
+            report.chunks_embedded = engine.embed(self, snapshot, changed, progress=progress)
         if changed or force_write or not self.store.exists():
             self._write(snapshot)
         self._set_snapshot(snapshot)
@@ -262,12 +297,18 @@ class RAG:
         manifest_extra = {"config": self.config.model_dump(), "packages": _package_versions()}
         self.store.write(snapshot, extra=manifest_extra)
 
-    def add(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool = False) -> IndexReport:
+    def add(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        progress: bool = False,
+        engine: IndexEngine | None = None,
+    ) -> IndexReport:
         """Index more articles (new ones added, changed ones replaced) into this pipeline's index."""
         with self.store.lock():
             snapshot = self.store.load()
             _check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
-            self.last_report = self._index(paths, snapshot, progress=progress)
+            self.last_report = self._index(paths, snapshot, progress=progress, engine=engine or LocalEngine())
         return self.last_report
 
     def delete(self, article_ids: Sequence[str]) -> int:

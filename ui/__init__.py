@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from rag.errors import RagError
+
 GENERATORS = ("auto", "gguf", "transformers", "extractive")
 
 
@@ -21,12 +23,31 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, index_dir: bool = Tr
     parser.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
     parser.add_argument("--generator", choices=GENERATORS, help="answer generator (default: from config)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: answer in this process (default); ray: answer on Ray Serve replicas (see docs/ray.md)",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="Ray Serve replicas with --engine ray (default 1)"
+    )
+    parser.add_argument(
+        "--ray-address", help="Ray cluster to join: auto, ray://HOST:10001 (default: start a local one)"
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Start the app with parsed ``serve`` arguments; returns the exit status once the server stops."""
     from ui.app import serve
 
+    scale_out: dict[str, object] = {}
+    if args.engine == "ray":
+        if args.replicas < 1:
+            raise RagError(f"--replicas must be at least 1 (got {args.replicas})")
+        scale_out = {"engine": "ray", "replicas": args.replicas, "ray_address": args.ray_address}
+    elif args.replicas != 1 or args.ray_address:
+        raise RagError("--replicas and --ray-address only apply with --engine ray")
     serve(
         index_dir=args.index_dir,
         host=args.host,
@@ -34,5 +55,6 @@ def run_serve(args: argparse.Namespace) -> int:
         device=args.device,
         generator=args.generator,
         share=args.share,
+        **scale_out,
     )
     return 0

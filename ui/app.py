@@ -16,7 +16,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -27,6 +27,9 @@ from rag.generation import Answer, SourcesEvent, TokenEvent
 from rag.pipeline import MAX_QUESTION_CHARS
 from ui import GENERATORS
 from ui import format as fmt
+
+if TYPE_CHECKING:
+    from rag.distributed import ServeClient
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ def stage_uploads(files: Sequence[str | Path], folder: Path) -> tuple[list[Path]
 class ChatHandlers:
     """The event handlers of one app; they share the pipeline and nothing else (state comes per call)."""
 
-    def __init__(self, rag: RAG) -> None:
+    def __init__(self, rag: RAG | ServeClient) -> None:
         self.rag = rag
         self.uploads_dir = rag.index_dir / UPLOADS_FOLDER
         # The library locks the index on disk; this lock also keeps two uploads from racing on one name.
@@ -233,7 +236,7 @@ def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
         turn.state = "refused" if event.refused else "done"
 
 
-def build_app(rag: RAG) -> gr.Blocks:
+def build_app(rag: RAG | ServeClient) -> gr.Blocks:
     """The page: chat and input on the right, sources beside them, settings and uploads in a sidebar."""
     handlers = ChatHandlers(rag)
     config = rag.config
@@ -354,11 +357,29 @@ def serve(
     device: str | None = None,
     generator: str | None = None,
     share: bool = False,
+    engine: str = "local",
+    replicas: int = 1,
+    ray_address: str | None = None,
 ) -> None:
-    """Load the index once and serve the app until interrupted."""
+    """Load the index once and serve the app until interrupted. With ``engine="ray"`` the app answers
+    through ``replicas`` Ray Serve replicas (each loads the index and models once, and warms up its own
+    generator) instead of a pipeline in this process."""
     overrides = {name: value for name, value in (("device", device), ("generator", generator)) if value}
+    if engine == "ray":
+        from rag.distributed import serve_replicas  # only here: a local app never imports Ray
+
+        client = serve_replicas(index_dir, replicas=replicas, address=ray_address, **overrides)
+        try:
+            _launch(client, host=host, port=port, share=share)
+        finally:
+            client.close()  # the replicas stop with the app
+        return
     rag = RAG.load(index_dir, **overrides)
     _warm_up(rag)
+    _launch(rag, host=host, port=port, share=share)
+
+
+def _launch(rag: RAG | ServeClient, *, host: str, port: int, share: bool) -> None:
     info = rag.info()
-    logger.info("serving %s (%d articles) on http://%s:%d", index_dir, info["articles"], host, port)
+    logger.info("serving %s (%d articles) on http://%s:%d", rag.index_dir, info["articles"], host, port)
     launch_app(build_app(rag), host=host, port=port, share=share)
