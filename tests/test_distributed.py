@@ -2,7 +2,7 @@
 corpora get a trained IVF-PQ index from shards, the actor pool is sized from the cluster, Serve replicas
 answer with citations, and nothing imports Ray unless asked to.
 
-One local Ray instance (2 CPUs) serves the whole session; tests that need it skip when Ray is not installed.
+One local Ray instance (2 CPUs) serves all of them; tests that need it skip when Ray is not installed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,8 +83,10 @@ class Built:
     problems: tuple[list[tuple[str, str]], list[tuple[str, str]]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[ModuleType]:
+    # Started once (only this module uses it) and stopped after it, so the rest of the suite does not
+    # share the machine with idle Ray processes.
     ray = pytest.importorskip("ray")
     ray.init(
         num_cpus=2,
@@ -280,6 +283,21 @@ def test_ray_options_need_the_ray_engine(demo_copy: Path, capsys: pytest.Capture
     assert "only apply with --engine ray" in capsys.readouterr().err
 
 
+def test_serve_options_choose_the_ray_engine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("gradio")
+    seen: dict[str, object] = {}
+    monkeypatch.setattr("ui.app.serve", lambda **options: seen.update(options))
+    args = ["serve", "--engine", "ray", "--replicas", "3", "--ray-address", "auto", "--index-dir", "idx"]
+    assert main(args) == 0
+    chosen = (seen["engine"], seen["replicas"], seen["ray_address"], seen["index_dir"])
+    assert chosen == ("ray", 3, "auto", "idx")
+    assert main(["serve", "--replicas", "2"]) == 2
+    assert main(["serve", "--engine", "ray", "--replicas", "0"]) == 2
+    assert "only apply with --engine ray" in capsys.readouterr().err
+
+
 def test_local_build_and_cli_never_import_ray(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> None:
     script = (
         "import sys\n"
@@ -337,13 +355,23 @@ def test_serve_replicas_answer_with_citations(built: Built, tmp_path: Path) -> N
         for _ in range(6):
             assert client.search("مختبر كيوتو للحوسبة الضوئية", k=1, mode="bm25")[0].article.id == "kyoto"
 
-        # The Gradio app's handlers run unchanged over the deployment.
-        pytest.importorskip("gradio")
-        from ui.app import ChatHandlers
+        # The app's HTTP API (the Gradio /ask endpoint) answers through the deployment.
+        pytest.importorskip("gradio_client")
+        from gradio_client import Client
 
-        views = list(ChatHandlers(client).respond(QUESTIONS[3], [], "hybrid", 5, "extractive"))
-        turn = views[-1][3][-1]
-        assert turn.state == "done" and turn.citations and 'href="#src-1-' in views[-1][1][-1]["content"]
+        from ui.app import build_app, launch_app
+
+        app = build_app(client)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        launch_app(app, host="127.0.0.1", port=port, block=False)
+        try:
+            http = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            chat = http.predict(QUESTIONS[3], mode="hybrid", k=5, generator="extractive", api_name="/ask")[1]
+            assert len(chat) == 2 and 'href="#src-1-' in str(chat[-1]["content"])
+        finally:
+            app.close()
     finally:
         client.close()
         serve.shutdown()
