@@ -107,11 +107,13 @@ class IndexSnapshot:
         self.dense.add(vectors, ids)
         for article in articles:
             self.articles[article.id] = article
+        first_row = len(self.chunks)
         self.chunks.extend(chunks)
         self.chunk_ids.extend(int(i) for i in ids)
+        # Extend the id -> row table rather than rebuilding it: adding shard after shard stays linear.
+        self._row_by_id.update((int(i), first_row + offset) for offset, i in enumerate(ids))
         self.next_id += len(chunks)
         self.bm25 = None
-        self.__post_init__()
 
     def build_bm25(self) -> None:
         import bm25s
