@@ -80,6 +80,8 @@ def load_embedder(config: Config, device: DeviceChoice) -> Embedder:
         batch_size=config.embed_batch_size or device.embed_batch_size,
         truncate_dim=config.embedding_dim,
         fetch=config.fetch_models,
+        runtime=config.embedding_runtime,
+        threads=device.threads,
     )
 
 
@@ -353,6 +355,7 @@ class RAG:
                 "model": self.config.embedding_model,
                 "path": self.embedder.path,
                 "device": self.embedder.device,
+                "runtime": self.embedder.runtime,
                 "dimension": self.embedder.dimension,
             },
             "generator": self.generator_info(),

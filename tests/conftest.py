@@ -108,6 +108,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_path / "model-cache"))
     monkeypatch.setenv("RAG_FETCH_MODELS", "false")
+    # PyTorch keeps the tiny model's vectors bit-stable across tests; tests/test_openvino_runtime.py covers
+    # the OpenVINO export that `auto` picks on a CPU.
+    monkeypatch.setenv("RAG_EMBEDDING_RUNTIME", "torch")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)

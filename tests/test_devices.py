@@ -154,7 +154,7 @@ def test_cuda_init_failure_is_skipped_by_auto(monkeypatch: pytest.MonkeyPatch, c
     monkeypatch.setattr(torch.cuda, "get_device_properties", broken)
     with caplog.at_level(logging.INFO, logger="rag.devices"):
         choice = select_device("auto")
-    assert_profile(choice, "cpu", "cpu", "float32", 16, "gguf")
+    assert_profile(choice, "cpu", "cpu", "float32", 8, "gguf")
     assert choice.skipped[0] == (
         "cuda: cuda:0 failed to initialise "
         "(RuntimeError: CUDA error: unknown error Compile with TORCH_USE_CUDA_DSA)"
@@ -284,7 +284,7 @@ def test_nothing_available_falls_back_to_cpu(monkeypatch: pytest.MonkeyPatch, ca
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
     with caplog.at_level(logging.INFO, logger="rag.devices"):
         choice = select_device("auto")
-    assert_profile(choice, "cpu", "cpu", "float32", 16, "gguf")
+    assert_profile(choice, "cpu", "cpu", "float32", 8, "gguf")
     assert choice.threads == 3
     assert [s.split(":")[0] for s in choice.skipped] == ["cuda", "npu", "mps"]
     assert "no accelerator is usable" in choice.reason and "CPU-only build" in choice.reason
@@ -294,7 +294,7 @@ def test_nothing_available_falls_back_to_cpu(monkeypatch: pytest.MonkeyPatch, ca
 def test_explicit_cpu_probes_nothing(monkeypatch: pytest.MonkeyPatch, smoke: list[str]) -> None:
     fake_cuda(monkeypatch, 9)
     choice = select_device("cpu")
-    assert_profile(choice, "cpu", "cpu", "float32", 16, "gguf")
+    assert_profile(choice, "cpu", "cpu", "float32", 8, "gguf")
     assert choice.skipped == () and "--device cpu" in choice.reason
     assert smoke == []
 
