@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,8 @@ def export_dir_for(model_path: str) -> Path:
     return models_dir() / "openvino" / f"v{EXPORT_VERSION}-{key}"
 
 
-def _pipeline_module(model: Any) -> Any:
+def pipeline_module(model: Any) -> Any:
+    """A traceable module: (input_ids, attention_mask) -> the model's normalized sentence embedding."""
     import torch
 
     body = model[0].auto_model
@@ -87,6 +88,29 @@ def _pipeline_module(model: Any) -> Any:
     return Pipeline().eval()
 
 
+def write_onnx(model: Any, path: Path) -> None:
+    """Write a loaded SentenceTransformer as one ONNX graph with dynamic batch and sequence axes."""
+    import torch
+
+    example = model.tokenizer(["نص قصير للتصدير", "سؤال؟"], padding=True, return_tensors="pt")
+    dynamic = {0: "batch", 1: "sequence"}
+    with torch.no_grad():
+        torch.onnx.export(
+            pipeline_module(model),
+            (example["input_ids"], example["attention_mask"]),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["sentence_embedding"],
+            dynamic_axes={
+                "input_ids": dynamic,
+                "attention_mask": dynamic,
+                "sentence_embedding": {0: "batch"},
+            },
+            opset_version=18,
+            dynamo=False,  # the dynamo exporter cannot trace transformers' attention-mask helpers
+        )
+
+
 def export(model_path: str, target: Path) -> Path:
     """Export ``model_path`` (sentence-transformers folder or hub id) into ``target``; atomic and locked."""
     from filelock import FileLock
@@ -110,31 +134,14 @@ def export(model_path: str, target: Path) -> Path:
 def _export_into(model_path: str, folder: Path) -> None:
     import nncf
     import openvino as ov
-    import torch
     from sentence_transformers import SentenceTransformer
 
     logging.getLogger("nncf").setLevel(logging.WARNING)  # its per-layer tables would flood the CLI
     started = time.perf_counter()
     logger.info("exporting %s to OpenVINO int8 (once per machine; about a minute at 300M)", model_path)
     model = SentenceTransformer(model_path, device="cpu")
-    example = model.tokenizer(["نص قصير للتصدير", "سؤال؟"], padding=True, return_tensors="pt")
     onnx_path = folder / "embedder.onnx"
-    dynamic = {0: "batch", 1: "sequence"}
-    with torch.no_grad():
-        torch.onnx.export(
-            _pipeline_module(model),
-            (example["input_ids"], example["attention_mask"]),
-            str(onnx_path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["sentence_embedding"],
-            dynamic_axes={
-                "input_ids": dynamic,
-                "attention_mask": dynamic,
-                "sentence_embedding": {0: "batch"},
-            },
-            opset_version=18,
-            dynamo=False,
-        )
+    write_onnx(model, onnx_path)
     graph = ov.convert_model(str(onnx_path))
     compressed = nncf.compress_weights(graph, mode=nncf.CompressWeightsMode.INT8_ASYM)
     ov.save_model(compressed, str(folder / IR_FILE), compress_to_fp16=False)
@@ -173,22 +180,38 @@ class OpenVinoEncoder:
         self._request = self._compiled.create_infer_request()
 
     def encode(self, texts: Sequence[str], batch_size: int, *, progress: bool = False) -> np.ndarray:
-        from tqdm.auto import tqdm
+        return encode_in_length_order(
+            texts, batch_size, self.tokenizer, self.max_seq_length, self._run, progress=progress
+        )
 
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        # Longest first, so each padded batch holds texts of similar length.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, desc="Batches", unit="batch", disable=not progress):
-            rows = order[start : start + batch_size]
-            tokens = self.tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=self.max_seq_length,
-                return_tensors="np",
-            )
-            feeds = {name: tokens[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
-            result = self._request.infer(feeds)
-            vectors[rows] = np.asarray(result[self._compiled.output(0)], dtype=np.float32)
-        return vectors
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        result = self._request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(result[self._compiled.output(0)], dtype=np.float32)
+
+
+def encode_in_length_order(
+    texts: Sequence[str],
+    batch_size: int,
+    tokenizer: Any,
+    max_length: int,
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    progress: bool = False,
+) -> np.ndarray:
+    """Tokenize and run ``texts`` in batches of similar length (longest first, so padding stays small) and
+    return the rows in the input order."""
+    from tqdm.auto import tqdm
+
+    vectors: np.ndarray | None = None
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for start in tqdm(range(0, len(order), batch_size), desc="Batches", unit="batch", disable=not progress):
+        rows = order[start : start + batch_size]
+        batch_texts = [texts[i] for i in rows]
+        tokens = tokenizer(
+            batch_texts, padding=True, truncation=True, max_length=max_length, return_tensors="np"
+        )
+        batch = run(tokens["input_ids"].astype(np.int64), tokens["attention_mask"].astype(np.int64))
+        if vectors is None:
+            vectors = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
+        vectors[rows] = batch
+    return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
