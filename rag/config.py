@@ -60,7 +60,7 @@ class Config(BaseSettings):
         description="Dense index: flat (exact), hnsw (graph), ivfpq (compressed), or auto by corpus size.",
     )
     hnsw_ef_search: int = Field(128, ge=1, description="HNSW search breadth (recall vs. latency).")
-    ivf_nprobe: int = Field(32, ge=1, description="IVF lists visited per query (recall vs. latency).")
+    ivf_nprobe: int = Field(128, ge=1, description="IVF lists visited per query (recall vs. latency).")
     retrieval_mode: RetrievalMode = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")

@@ -36,7 +36,7 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.config import Config, RetrievalMode
 from rag.devices import select_device
-from rag.documents import Article, LoadProblem, LoadResult, _collect_files, load_articles
+from rag.documents import Article, LoadProblem, LoadResult, collect_files, load_articles, merge_loaded
 from rag.errors import RagError
 from rag.generation import Answer, SourcesEvent, TokenEvent
 from rag.pipeline import RAG, IndexReport, load_embedder, make_chunker
@@ -308,26 +308,6 @@ def _chunks_of(batch: dict[str, np.ndarray]) -> list[Chunk]:
     ]
 
 
-def merge_loaded(per_file: Iterable[tuple[list[Article], list[LoadProblem]]], files_read: int) -> LoadResult:
-    """Combine per-file results in file order as :func:`load_articles` does: a later article with the
-    same id replaces the earlier one, and the replacement is reported."""
-    by_id: dict[str, Article] = {}
-    problems: list[LoadProblem] = []
-    for articles, file_problems in per_file:
-        problems.extend(file_problems)
-        for article in articles:
-            if (previous := by_id.get(article.id)) is not None:
-                problems.append(
-                    LoadProblem(
-                        article.path,
-                        f"{article.path}: duplicate article id {article.id!r} "
-                        f"(also in {previous.path}); keeping the later one",
-                    )
-                )
-            by_id[article.id] = article
-    return LoadResult(articles=list(by_id.values()), problems=problems, files_read=files_read)
-
-
 class RayEngine:
     """Reads, chunks and embeds on a Ray cluster; pass it to :meth:`RAG.build` or :meth:`RAG.add`."""
 
@@ -341,7 +321,7 @@ class RayEngine:
     def load(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool) -> LoadResult:
         ray = connect(self.address)
         problems: list[LoadProblem] = []
-        files = _collect_files(list(paths), problems)
+        files = collect_files(list(paths), problems)
         per_file: list[tuple[list[Article], list[LoadProblem]]] = [([], problems)]
         if files:
             with _data_context(progress=progress):

@@ -497,15 +497,31 @@ def load_articles(paths: Iterable[str | Path], *, progress: bool = False) -> Loa
     if isinstance(paths, (str, Path)):
         paths = [paths]
     problems: list[LoadProblem] = []
-    files = _collect_files(paths, problems)
+    files = collect_files(paths, problems)
+
+    def per_file() -> Iterator[tuple[list[Article], list[LoadProblem]]]:
+        yield [], problems
+        for path in tqdm(files, desc="Reading articles", unit="file", disable=not progress):
+            try:
+                yield _load_path(path)
+            except DocumentError as exc:
+                yield [], [LoadProblem(str(path), str(exc))]
+
+    result = merge_loaded(per_file(), files_read=len(files))
+    for problem in result.problems:
+        logger.warning("%s", problem.message)
+    counts = (len(result.articles), len(files), len(result.problems))
+    logger.info("loaded %d articles from %d files (%d problems)", *counts)
+    return result
+
+
+def merge_loaded(per_file: Iterable[tuple[list[Article], list[LoadProblem]]], files_read: int) -> LoadResult:
+    """Combine per-file results in file order: a later article with the same id replaces the earlier one,
+    and the replacement is reported."""
     by_id: dict[str, Article] = {}
-    for path in tqdm(files, desc="Reading articles", unit="file", disable=not progress):
-        try:
-            articles, line_problems = _load_path(path)
-        except DocumentError as exc:
-            problems.append(LoadProblem(str(path), str(exc)))
-            continue
-        problems.extend(line_problems)
+    problems: list[LoadProblem] = []
+    for articles, file_problems in per_file:
+        problems.extend(file_problems)
         for article in articles:
             if (previous := by_id.get(article.id)) is not None:
                 problems.append(
@@ -516,13 +532,10 @@ def load_articles(paths: Iterable[str | Path], *, progress: bool = False) -> Loa
                     )
                 )
             by_id[article.id] = article
-    for problem in problems:
-        logger.warning("%s", problem.message)
-    logger.info("loaded %d articles from %d files (%d problems)", len(by_id), len(files), len(problems))
-    return LoadResult(articles=list(by_id.values()), problems=problems, files_read=len(files))
+    return LoadResult(articles=list(by_id.values()), problems=problems, files_read=files_read)
 
 
-def _collect_files(paths: Iterable[str | Path], problems: list[LoadProblem]) -> list[Path]:
+def collect_files(paths: Iterable[str | Path], problems: list[LoadProblem]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         try:

@@ -139,12 +139,19 @@ def _export_into(model_path: str, folder: Path) -> None:
     logging.getLogger("nncf").setLevel(logging.WARNING)  # its per-layer tables would flood the CLI
     started = time.perf_counter()
     logger.info("exporting %s to OpenVINO int8 (once per machine; about a minute at 300M)", model_path)
-    model = SentenceTransformer(model_path, device="cpu")
-    onnx_path = folder / "embedder.onnx"
-    write_onnx(model, onnx_path)
-    graph = ov.convert_model(str(onnx_path))
-    compressed = nncf.compress_weights(graph, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    ov.save_model(compressed, str(folder / IR_FILE), compress_to_fp16=False)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=4, desc="Preparing the fast CPU embedder (once)", unit="step") as steps:
+        model = SentenceTransformer(model_path, device="cpu")
+        steps.update()
+        onnx_path = folder / "embedder.onnx"
+        write_onnx(model, onnx_path)
+        steps.update()
+        graph = ov.convert_model(str(onnx_path))
+        steps.update()
+        compressed = nncf.compress_weights(graph, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        ov.save_model(compressed, str(folder / IR_FILE), compress_to_fp16=False)
+        steps.update()
     for leftover in folder.glob("embedder.onnx*"):
         leftover.unlink()
     model.tokenizer.save_pretrained(str(folder))

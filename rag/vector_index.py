@@ -36,8 +36,9 @@ IVFPQ_MIN_VECTORS = 10_000
 IVFPQ_TRAIN_SAMPLE = 200_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
-# IVF-PQ re-ranks this many times k candidates with the SQ8 copies: PQ codes alone lose too much recall.
-IVFPQ_REFINE_FACTOR = 8
+# IVF-PQ re-ranks this many times k candidates with the SQ8 copies: 16-dim PQ codes alone rank poorly
+# (10k synthetic vectors, nprobe 128: recall@10 0.73 re-ranking 8·k candidates, 0.87 with 64·k, at 0.2 ms).
+IVFPQ_REFINE_FACTOR = 64
 
 
 def choose_index_type(requested: IndexType, n_vectors: int) -> str:
