@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import percentiles, write_results
 
 from rag.normalize import tokenize
-from rag.vector_index import VectorIndex, choose_index_type
+from rag.vector_index import VectorIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {"hnsw_ef_search": 128, "ivf_nprobe": 128}  # rag.config.Config's defaults
 # Search-time knobs trade recall for latency without rebuilding; the Config default comes first.
 SEARCH_SETTINGS = {
     "flat": [("", DEFAULTS)],
-    "hnsw": [(f"ef={ef}", {**DEFAULTS, "hnsw_ef_search": ef}) for ef in (128, 64, 256)],
+    "hnsw": [(f"ef={ef}", {**DEFAULTS, "hnsw_ef_search": ef}) for ef in (128, 64, 256, 512)],
     "ivfpq": [(f"nprobe={nprobe}", {**DEFAULTS, "ivf_nprobe": nprobe}) for nprobe in (128, 512)],
 }
 
@@ -89,7 +89,6 @@ def bench_dense(n: int, dim: int, kinds: list[str], n_queries: int, workdir: Pat
                     "part": "dense",
                     "chunks": n,
                     "index": f"{kind} {setting}".strip(),
-                    "auto_choice": "yes" if choose_index_type("auto", n) == kind else "",
                     "build_s": round(build_s, 1),
                     "size_mb": round(size_mb, 1),
                     "p50_ms": latency["p50_ms"],
@@ -147,7 +146,6 @@ def bench_bm25(n: int, n_queries: int) -> dict:
         "part": "bm25",
         "chunks": n,
         "index": "bm25s",
-        "auto_choice": "",
         "build_s": round(tokenize_s + index_s, 1),
         "size_mb": "",
         "p50_ms": latency["p50_ms"],
@@ -166,6 +164,7 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["flat", "hnsw", "ivfpq"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-bm25", action="store_true")
+    parser.add_argument("--name", default="ann-scale", help="results file name under bench/results/")
     args = parser.parse_args()
     if args.kinds[0] != "flat":
         parser.error("--kinds must start with flat: it is the exact reference for recall")
@@ -177,11 +176,11 @@ def main() -> None:
                 rows.append(bench_bm25(n, args.queries))
     threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
     write_results(
-        "ann-scale",
+        args.name,
         rows,
         title="Dense index types and BM25 by corpus size",
         columns=[
-            *("part", "chunks", "index", "auto_choice", "build_s"),
+            *("part", "chunks", "index", "build_s"),
             *("size_mb", "p50_ms", "p95_ms", "recall@10"),
         ],
         extra={"dimension": args.dim, "queries": args.queries, "threads": threads},
