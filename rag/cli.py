@@ -228,11 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Model-loading progress bars are noise for a one-shot command; --verbose brings them back.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("bm25s").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    level = logging.INFO if args.verbose else logging.WARNING
+    # The level goes on the handler too: bm25s sets its own logger to DEBUG when it is (lazily) imported.
+    handler = logging.StreamHandler()
+    handler.setLevel(level)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
     try:
         return args.handler(args)
     except RagError as error:

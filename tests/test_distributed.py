@@ -316,6 +316,8 @@ def test_local_build_and_cli_never_import_ray(tiny_embedder: Path, demo_copy: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert "5 added" in done.stdout
     assert "LOADED []" in done.stdout, done.stdout[-500:]
+    # Without --verbose the CLI shows warnings only, even from libraries that set their own logger levels.
+    assert "DEBUG" not in done.stderr and "INFO" not in done.stderr, done.stderr[-1000:]
 
 
 def test_serve_replicas_answer_with_citations(built: Built, tmp_path: Path) -> None:
