@@ -26,11 +26,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import percentiles, write_results
 
+from rag.config import Config
 from rag.normalize import tokenize
 from rag.vector_index import VectorIndex
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = {"hnsw_ef_search": 128, "ivf_nprobe": 128}  # rag.config.Config's defaults
+DEFAULTS = {name: Config.model_fields[name].default for name in ("hnsw_ef_search", "ivf_nprobe")}
 # Search-time knobs trade recall for latency without rebuilding; the Config default comes first.
 SEARCH_SETTINGS = {
     "flat": [("", DEFAULTS)],
