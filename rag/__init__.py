@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rag.chunking import Chunk
     from rag.config import Config
     from rag.documents import Article
-    from rag.errors import RagError
+    from rag.errors import ConfigError, RagError
     from rag.generation import Answer, Citation
     from rag.pipeline import RAG, IndexReport
     from rag.retrieval import Hit
@@ -35,8 +35,20 @@ _EXPORTS = {
     "Answer": "rag.generation",
     "Citation": "rag.generation",
     "RagError": "rag.errors",
+    "ConfigError": "rag.errors",
 }
-__all__ = ["RAG", "Answer", "Article", "Chunk", "Citation", "Config", "Hit", "IndexReport", "RagError"]
+__all__ = [
+    "RAG",
+    "Answer",
+    "Article",
+    "Chunk",
+    "Citation",
+    "Config",
+    "ConfigError",
+    "Hit",
+    "IndexReport",
+    "RagError",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import DocumentError, QuestionError, RagError
 
 logger = logging.getLogger("rag")
 
@@ -30,8 +30,21 @@ def _runtime_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None)}
 
 
+def _parse_history(text: str | None) -> Any:
+    """The ``--history`` JSON (checked later, with the question, by ``RAG.validate``)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise QuestionError(
+            f"--history is not valid JSON ({error.msg} at column {error.colno}): give a list such as "
+            '[["user", "..."], ["assistant", "..."]] or [{"role": "user", "content": "..."}]'
+        ) from None
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
-    from rag.pipeline import RAG
+    from rag import RAG
 
     overrides = _runtime_overrides(args)
     if args.chunk_size:
@@ -44,22 +57,32 @@ def _cmd_index(args: argparse.Namespace) -> int:
     elif args.ray_address or args.ray_workers:
         raise RagError("--ray-address and --ray-workers only apply with --engine ray")
     rag = RAG.build(
-        args.paths, index_dir=args.index_dir, rebuild=args.rebuild, progress=True, engine=engine, **overrides
+        args.paths,
+        index_dir=args.index_dir,
+        rebuild=args.rebuild,
+        progress=True,
+        engine=engine,
+        id_namespace=args.id_namespace,
+        **overrides,
     )
     report = rag.last_report
     assert report is not None
     for problem in report.problems:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
         print(f"warning: {where}: {problem.message}", file=sys.stderr)
+    if not (report.added or report.updated or report.unchanged):
+        raise DocumentError(
+            "no articles found in the given paths (supported: .txt .md .jsonl .html); nothing was indexed"
+        )
     print(report.summary())
     print(f"index: {rag.info()['articles']} articles, {rag.info()['chunks']} chunks in {args.index_dir}")
     return 0
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from rag.pipeline import RAG, clean_question
+    from rag import RAG
 
-    clean_question(args.question)  # fail before loading any model
+    RAG.validate(args.question, k=args.k, mode=args.mode)  # fail before loading any model
     rag = RAG.load(args.index_dir, **_runtime_overrides(args))
     hits = rag.search(args.question, k=args.k, mode=args.mode)
     if args.json:
@@ -72,12 +95,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from rag import RAG
     from rag.generation import Answer, TokenEvent
-    from rag.pipeline import RAG, clean_question
 
-    clean_question(args.question)  # fail before loading any model
+    history = _parse_history(args.history)
+    RAG.validate(args.question, history, k=args.k, mode=args.mode)  # fail before loading any model
     rag = RAG.load(args.index_dir, **_runtime_overrides(args))
-    history = [tuple(turn) for turn in json.loads(args.history)] if args.history else None
     answer: Answer | None = None
     live = sys.stdout.isatty() and not args.json
     for event in rag.stream(args.question, history, k=args.k, mode=args.mode):
@@ -165,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and start over")
     index.add_argument("--embedding-model", help="registry name, local folder or hub id")
     index.add_argument("--chunk-size", type=int, help="chunk length in embedder tokens")
+    index.add_argument(
+        "--id-namespace",
+        help="give each article the id NAMESPACE-<hash>-<name> instead of its own (e.g. `upload` to "
+        "re-index INDEX_DIR/uploads, the chat page's uploads, without touching other articles)",
+    )
     index.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
     index.add_argument(
         "--engine",
@@ -181,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = command("search", _cmd_search, "search the index")
     search.add_argument("question")
-    search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    search.add_argument("-k", type=int, default=5, help="number of hits, 1 to 100 (default 5)")
     search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     search.add_argument("--json", action="store_true", help="print hits as JSON")
     search.add_argument("--device")
@@ -191,9 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
     ask.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
     ask.add_argument("--generator", choices=["auto", "gguf", "transformers", "extractive"])
-    ask.add_argument("-k", type=int, default=None, help="number of retrieved chunks")
+    ask.add_argument("-k", type=int, default=None, help="number of retrieved chunks, 1 to 100")
     ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
-    ask.add_argument("--history", help='previous turns as JSON: [["user", "..."], ["assistant", "..."]]')
+    ask.add_argument(
+        "--history",
+        help='previous turns as JSON: [["user", "..."], ["assistant", "..."]] '
+        'or [{"role": "user", "content": "..."}, ...]',
+    )
 
     delete = command("delete", _cmd_delete, "remove articles from the index by id")
     delete.add_argument("article_ids", nargs="+")

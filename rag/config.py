@@ -7,21 +7,28 @@ the index manifest, so :meth:`rag.RAG.load` rebuilds the same configuration with
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from rag.embeddings import EmbeddingRuntime
+from rag.errors import ConfigError
 from rag.vector_index import IndexType
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]
+# The most chunks one search returns (top_k and every call's k).
+MAX_TOP_K = 100
+TOML_FILE = "rag.toml"
 
 # Fields whose change makes an existing index stale (its vectors or tokens would differ).
 INDEX_FIELDS = ("embedding_model", "chunk_size", "chunk_overlap", "embedding_dim")
@@ -37,7 +44,7 @@ CALIBRATED_MIN_RELEVANCE = {"embeddinggemma-300m": 0.30, "google/embeddinggemma-
 class Config(BaseSettings):
     """Pipeline settings; every field can be set from ``rag.toml`` or a ``RAG_<FIELD>`` variable."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", toml_file="rag.toml", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", toml_file=TOML_FILE, extra="ignore")
 
     embedding_model: str = Field(
         "embeddinggemma-300m",
@@ -62,7 +69,7 @@ class Config(BaseSettings):
     hnsw_ef_search: int = Field(128, ge=1, description="HNSW search breadth (recall vs. latency).")
     ivf_nprobe: int = Field(128, ge=1, description="IVF lists visited per query (recall vs. latency).")
     retrieval_mode: RetrievalMode = "hybrid"
-    top_k: int = Field(5, ge=1, le=100)
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N | npu | npu:N | mps")
@@ -84,6 +91,32 @@ class Config(BaseSettings):
     )
     fetch_models: bool = Field(True, description="Fetch registry models on first use when they are missing.")
 
+    def __init__(self, **values: Any) -> None:
+        """Settings from ``values``, then ``RAG_*`` variables, then ``rag.toml``; an invalid value from any of
+        them raises :class:`ConfigError` naming the field and the value."""
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ConfigError(describe_invalid(error)) from error
+        except SettingsError as error:
+            raise ConfigError(f"invalid setting: {_one_line(str(error))}") from error
+        except OSError as error:
+            where = Path(TOML_FILE).resolve()
+            raise ConfigError(f"cannot read {where} ({error.strerror or error})") from error
+        except ValueError as error:  # tomllib.TOMLDecodeError
+            raise ConfigError(
+                f"{Path(TOML_FILE).resolve()} is not valid TOML ({_one_line(str(error))}): fix or remove it"
+            ) from error
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied and validated (``model_copy`` would not check them); unknown names
+        and invalid values raise :class:`ConfigError`."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(f"unknown setting {unknown[0]!r}: see `rag.Config` for the setting names")
+        # Every field is given, so neither RAG_* variables nor rag.toml can change the copy.
+        return type(self)(**{**self.model_dump(), **changes}) if changes else self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -103,3 +136,26 @@ class Config(BaseSettings):
     def index_settings(self) -> dict[str, Any]:
         """The subset of settings that an index is bound to."""
         return {name: getattr(self, name) for name in INDEX_FIELDS}
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages that must stay one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line naming each invalid setting, its value and where settings come from."""
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"invalid setting {name}={short_repr(item.get('input'))}: {_one_line(item['msg'])}")
+    first = str(error.errors()[0]["loc"][0]) if error.errors() and error.errors()[0]["loc"] else "FIELD"
+    return (
+        "; ".join(problems)
+        + f" (fix it in the call's arguments, the RAG_{first.upper()} environment variable or {TOML_FILE})"
+    )

@@ -12,6 +12,11 @@ class RagError(Exception):
     """Base class for all errors the library reports to its users."""
 
 
+class ConfigError(RagError, ValueError):
+    """A setting or option has an invalid value: a :class:`rag.Config` field (from a call, a ``RAG_*``
+    environment variable or ``rag.toml``) or a per-call option such as ``k`` or the retrieval mode."""
+
+
 class DocumentError(RagError):
     """An input file cannot be read or holds no usable article."""
 

@@ -7,24 +7,35 @@ models directly.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import numbers
 import os
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
 from rag.chunking import Chunker
-from rag.config import SAVED_FIELDS, Config, RetrievalMode
+from rag.config import MAX_TOP_K, RETRIEVAL_MODES, SAVED_FIELDS, Config, RetrievalMode, short_repr
 from rag.devices import DeviceChoice, select_device
 from rag.documents import Article, LoadProblem, LoadResult, load_articles
 from rag.embeddings import Embedder
-from rag.errors import DocumentError, GeneratorUnavailableError, QuestionError, RagError, StaleIndexError
+from rag.errors import (
+    ConfigError,
+    DocumentError,
+    GeneratorUnavailableError,
+    IndexNotFoundError,
+    QuestionError,
+    RagError,
+    StaleIndexError,
+)
 from rag.generation import (
     STOPWORDS,
     Answer,
@@ -47,6 +58,11 @@ from rag.vector_index import choose_index_type
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# Ids of articles added with an id namespace: "<namespace>-<ID_DIGEST_CHARS hex>-<name>".
+ID_DIGEST_CHARS = 12
+_MAX_ID_NAME_CHARS = 80
+_NAMESPACE_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
+_UNSAFE_ID_CHARS = re.compile(r"[^\w.\-]+")
 _PACKAGES = ("sanad", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s")
 
 
@@ -61,6 +77,8 @@ class IndexReport:
     chunks_embedded: int = 0
     problems: list[LoadProblem] = field(default_factory=list)
     files_read: int = 0
+    # Paths given or found that gave no article (missing, unreadable, unsupported, empty, no usable line).
+    files_rejected: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -152,6 +170,112 @@ def clean_question(question: str) -> str:
     return text
 
 
+def check_k(k: object) -> int | None:
+    """``k`` as an int, or None (use the configured ``top_k``); anything but a whole number from 1 to
+    :data:`rag.config.MAX_TOP_K` raises :class:`ConfigError`."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= MAX_TOP_K:
+        raise ConfigError(f"k must be a whole number from 1 to {MAX_TOP_K} (got {short_repr(k)})")
+    return int(k)
+
+
+def check_mode(mode: object) -> RetrievalMode | None:
+    """``mode`` when it is a retrieval mode, or None (use the configured one); else :class:`ConfigError`."""
+    if mode is None:
+        return None
+    if not isinstance(mode, str) or mode not in RETRIEVAL_MODES:
+        raise ConfigError(
+            f"unknown retrieval mode {short_repr(mode)}: use one of {', '.join(map(repr, RETRIEVAL_MODES))}"
+        )
+    return mode  # type: ignore[return-value]  # checked against RetrievalMode's values
+
+
+# One earlier turn of a conversation: a ``(role, text)`` pair (tuple or list) or a chat message
+# ``{"role": ..., "content": ...}``; the role is "user" or "assistant".
+HistoryTurn = Sequence[str] | Mapping[str, Any]
+_HISTORY_FORMS = '[role, text] pairs or {"role": ..., "content": ...} messages'
+
+
+def clean_history(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]]:
+    """The conversation as ``(role, text)`` pairs (each text cut to MAX_QUESTION_CHARS); anything but a list
+    of pairs or chat messages with role user or assistant and string text raises :class:`QuestionError`."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
+        raise QuestionError(f"history must be a list of {_HISTORY_FORMS} (got {type(history).__name__})")
+    turns = []
+    for number, turn in enumerate(history, start=1):
+        if isinstance(turn, Mapping):
+            role, text = turn.get("role"), turn.get("content")
+        elif isinstance(turn, Sequence) and not isinstance(turn, (str, bytes)) and len(turn) == 2:
+            role, text = turn
+        else:
+            raise QuestionError(f"history turn {number} is not a [role, text] pair or a chat message")
+        if role not in ("user", "assistant"):
+            raise QuestionError(
+                f"history turn {number} has role {short_repr(role)}: use 'user' or 'assistant'"
+            )
+        if not isinstance(text, str):
+            raise QuestionError(f"history turn {number} has no text: its content must be a string")
+        turns.append((role, text[:MAX_QUESTION_CHARS]))
+    return turns
+
+
+def check_namespace(namespace: object) -> str | None:
+    if namespace is not None and (not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace)):
+        raise ConfigError(
+            f"id_namespace must be 1 to 32 letters, digits or underscores (got {short_repr(namespace)})"
+        )
+    return namespace
+
+
+def namespaced_id(article: Article, namespace: str) -> str:
+    """The id ``article`` gets in ``namespace``: ``<namespace>-<digest>-<name>``, where the digest is the
+    start of the SHA-256 of the article (its own id, title, text and metadata) and the name its own id with
+    unusual characters replaced. The same article always gets the same id, so adding it again changes
+    nothing, and no id outside the namespace can be reached."""
+    record = [article.id, article.title, article.text, article.source, article.author, article.published]
+    record.append(article.url)
+    digest = hashlib.sha256(json.dumps(record, ensure_ascii=False).encode()).hexdigest()[:ID_DIGEST_CHARS]
+    name = _UNSAFE_ID_CHARS.sub("_", unicodedata.normalize("NFC", article.id)).strip("._")
+    return f"{namespace}-{digest}-{name[:_MAX_ID_NAME_CHARS] or 'article'}"
+
+
+def _in_namespace(loaded: LoadResult, namespace: str) -> LoadResult:
+    by_id = {}
+    for article in loaded.articles:
+        moved = replace(article, id=namespaced_id(article, namespace))
+        by_id[moved.id] = moved
+    return LoadResult(articles=list(by_id.values()), problems=loaded.problems, files_read=loaded.files_read)
+
+
+def _given_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """``paths`` as a list; when every one of them is missing, :class:`DocumentError` (a mix of present and
+    missing paths is indexed, each missing one reported as a problem)."""
+    given = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    missing = [str(path) for path in given if not Path(path).exists()]
+    if given and len(missing) == len(given):
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise DocumentError(f"no such file or directory: {shown}; give existing article files or folders")
+    return given
+
+
+def _open_store(index_dir: str | os.PathLike[str]) -> IndexStore:
+    path = Path(index_dir)
+    if path.exists() and not path.is_dir():
+        raise IndexNotFoundError(
+            f"{path} is a file, not an index directory: give a folder for the index (e.g. --index-dir index)"
+        )
+    return IndexStore(path)
+
+
+def _check_setting_names(overrides: dict[str, Any]) -> None:
+    unknown = sorted(set(overrides) - set(Config.model_fields))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}: see `rag.Config` for the setting names")
+
+
 class RAG:
     """Index articles and answer questions about them, with citations."""
 
@@ -179,7 +303,7 @@ class RAG:
     def _config(config: Config | None, overrides: dict[str, Any]) -> Config:
         if config is None:
             return Config(**overrides)
-        return config.model_copy(update=overrides) if overrides else config
+        return config.replace(**overrides)
 
     @staticmethod
     def _fingerprint(config: Config, embedder: Embedder) -> dict[str, Any]:
@@ -200,12 +324,17 @@ class RAG:
         rebuild: bool = False,
         progress: bool = False,
         engine: IndexEngine | None = None,
+        id_namespace: str | None = None,
         **overrides: Any,
     ) -> RAG:
         """Index the articles under ``paths`` into ``index_dir`` (incremental: only new or changed articles
         are embedded) and return a ready pipeline. ``rebuild`` discards the existing index; ``engine``
-        chooses where reading and embedding run (default: this process)."""
-        store = IndexStore(index_dir)
+        chooses where reading and embedding run (default: this process); ``id_namespace`` as in :meth:`add`.
+        """
+        _check_setting_names(overrides)
+        check_namespace(id_namespace)
+        paths = _given_paths(paths)
+        store = _open_store(index_dir)
         if config is None:
             # Keep building with the settings the index was made with unless told otherwise.
             config = Config(**{**_saved_index_settings(store), **overrides})
@@ -222,7 +351,12 @@ class RAG:
                 snapshot = IndexSnapshot.empty(fingerprint, embedder.dimension)
             rag = cls(index_dir, config, snapshot, embedder, device)
             rag.last_report = rag._index(
-                paths, snapshot, progress=progress, force_write=rebuild, engine=engine or LocalEngine()
+                paths,
+                snapshot,
+                progress=progress,
+                force_write=rebuild,
+                engine=engine or LocalEngine(),
+                id_namespace=id_namespace,
             )
         return rag
 
@@ -231,7 +365,8 @@ class RAG:
         cls, index_dir: str | os.PathLike[str] = "index", *, config: Config | None = None, **overrides: Any
     ) -> RAG:
         """Open an existing index; its build settings come from its manifest."""
-        store = IndexStore(index_dir)
+        _check_setting_names(overrides)
+        store = _open_store(index_dir)
         snapshot = store.load(mmap=True)
         if config is None:
             config = Config(**{**_saved_index_settings(store), **overrides})
@@ -259,9 +394,12 @@ class RAG:
         progress: bool,
         engine: IndexEngine,
         force_write: bool = False,
+        id_namespace: str | None = None,
     ) -> IndexReport:
         started = time.perf_counter()
         loaded = engine.load(paths, progress=progress)
+        if id_namespace is not None:
+            loaded = _in_namespace(loaded, id_namespace)
         if not loaded.articles and not snapshot.articles:
             # Nothing to index and nothing indexed before: writing an empty index would only hide the mistake.
             details = "; ".join(p.message for p in loaded.problems[:3])
@@ -269,7 +407,12 @@ class RAG:
                 "no articles found in the given paths (supported: .txt .md .jsonl .html)"
                 + (f": {details}" if details else "")
             )
-        report = IndexReport(problems=list(loaded.problems), files_read=loaded.files_read)
+        used = {article.path for article in loaded.articles}
+        report = IndexReport(
+            problems=list(loaded.problems),
+            files_read=loaded.files_read,
+            files_rejected=sorted({problem.path for problem in loaded.problems} - used),
+        )
         changed: list[Article] = []
         for article in loaded.articles:
             previous = snapshot.articles.get(article.id)
@@ -305,12 +448,22 @@ class RAG:
         *,
         progress: bool = False,
         engine: IndexEngine | None = None,
+        id_namespace: str | None = None,
     ) -> IndexReport:
-        """Index more articles (new ones added, changed ones replaced) into this pipeline's index."""
+        """Index more articles (new ones added, changed ones replaced) into this pipeline's index.
+
+        With ``id_namespace`` (e.g. ``"upload"``) every article read gets the id
+        :func:`namespaced_id` gives it instead of its own (file stem or JSONL ``id``): such articles can
+        never replace one indexed without the namespace, and adding the same article again changes nothing.
+        """
+        check_namespace(id_namespace)
+        paths = _given_paths(paths)
         with self.store.lock():
             snapshot = self.store.load()
             _check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
-            self.last_report = self._index(paths, snapshot, progress=progress, engine=engine or LocalEngine())
+            self.last_report = self._index(
+                paths, snapshot, progress=progress, engine=engine or LocalEngine(), id_namespace=id_namespace
+            )
         return self.last_report
 
     def delete(self, article_ids: Sequence[str]) -> int:
@@ -336,7 +489,31 @@ class RAG:
     def search(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query`` (hybrid by default), best first."""
         query = clean_question(query)
-        return self.retriever.search(query, k=k or self.config.top_k, mode=mode or self.config.retrieval_mode)
+        return self.retriever.search(query, k=self._k(k), mode=self._mode(mode))
+
+    def _k(self, k: object) -> int:
+        checked = check_k(k)
+        return self.config.top_k if checked is None else checked
+
+    def _mode(self, mode: object) -> RetrievalMode:
+        checked = check_mode(mode)
+        return self.config.retrieval_mode if checked is None else checked
+
+    @staticmethod
+    def validate(
+        question: str,
+        history: Iterable[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> None:
+        """Check a request's arguments the way :meth:`search`, :meth:`ask` and :meth:`stream` will, without
+        an index or a model, so a client can report a mistake before loading anything. Raises
+        :class:`QuestionError` (question, history) or :class:`ConfigError` (k, mode)."""
+        clean_question(question)
+        clean_history(history)
+        check_k(k)
+        check_mode(mode)
 
     @property
     def articles(self) -> dict[str, Article]:
@@ -433,20 +610,20 @@ class RAG:
     def stream(
         self,
         question: str,
-        history: Sequence[tuple[str, str]] | None = None,
+        history: Iterable[HistoryTurn] | None = None,
         *,
         k: int | None = None,
         mode: RetrievalMode | None = None,
         generator: str | None = None,
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer."""
+        """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer.
+        ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages."""
         started = time.perf_counter()
         question = clean_question(question)
-        turns = _clean_history(history)
+        turns = clean_history(history)
+        k, mode = self._k(k), self._mode(mode)
         standalone = standalone_question(question, turns)
-        hits = self.retriever.search(
-            standalone, k=k or self.config.top_k, mode=mode or self.config.retrieval_mode
-        )
+        hits = self.retriever.search(standalone, k=k, mode=mode)
         hits = hits[: self.config.max_sources]
         prompt = build_prompt(
             question, hits, context_chars=self.config.context_chars, history=turns, search_question=standalone
@@ -497,7 +674,7 @@ class RAG:
     def ask(
         self,
         question: str,
-        history: Sequence[tuple[str, str]] | None = None,
+        history: Iterable[HistoryTurn] | None = None,
         *,
         k: int | None = None,
         mode: RetrievalMode | None = None,
@@ -519,17 +696,6 @@ _FOLLOW_UP_CUE = re.compile(
     r"|(?:^|\s)(?:هذا|هذه|ذلك|تلك|هؤلاء|it|they|them|this|that|its|their)(?=[\s؟?.!،]|$)",
     re.IGNORECASE,
 )
-
-
-def _clean_history(history: Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    turns = []
-    for turn in history or []:
-        if len(turn) != 2 or turn[0] not in ("user", "assistant") or not isinstance(turn[1], str):
-            raise QuestionError(
-                "history must be a list of (role, text) pairs with role 'user' or 'assistant'"
-            )
-        turns.append((turn[0], turn[1][:MAX_QUESTION_CHARS]))
-    return turns
 
 
 def standalone_question(question: str, history: Sequence[tuple[str, str]]) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from rag.errors import (
+    ConfigError,
     DeviceUnavailableError,
     DocumentError,
     GeneratorUnavailableError,
@@ -59,6 +60,7 @@ _ERROR_MESSAGES: tuple[tuple[type[RagError], str], ...] = (
     (IndexCorruptError, "ملفات الفهرس تالفة؛ أعد بناءه بالأمر rag index --rebuild."),
     (DeviceUnavailableError, "جهاز الحساب المطلوب غير متاح؛ شغّل الخادم على المعالج (--device cpu)."),
     (DocumentError, "تعذّرت قراءة الملف: تأكد أنه نص أو Markdown أو JSONL أو HTML غير فارغ."),
+    (ConfigError, "قيمة أحد الإعدادات غير صالحة؛ راجع الإعدادات (طريقة البحث وعدد المصادر) وأعد المحاولة."),
 )
 
 
