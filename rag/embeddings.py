@@ -12,9 +12,10 @@ device's precision) and ``openvino`` (CPU only: int8 weights, bf16 maths, about 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,11 +62,12 @@ class Embedder:
         self.runtime = choose_runtime(runtime, device)
         logger.info("loading embedder %s on %s with %s", self.path, device, self.runtime)
         encode: Callable[[Sequence[str], bool], np.ndarray]
+        tokenize: Callable[..., Any]
         if self.runtime == "openvino":
             from rag.openvino_runtime import OpenVinoEncoder, export, export_dir_for
 
             encoder = OpenVinoEncoder(export(self.path, export_dir_for(self.path)), threads=threads)
-            self.device, self.tokenizer = "cpu", encoder.tokenizer
+            self.device, self.tokenizer, tokenize = "cpu", encoder.tokenizer, encoder.tokenize
             self.prompts, self.max_seq_length = encoder.prompts, encoder.max_seq_length
             self.dimension = min(truncate_dim or encoder.dimension, encoder.dimension)
 
@@ -83,22 +85,30 @@ class Embedder:
             self.device, self.tokenizer = str(st_model.device), st_model.tokenizer
             self.prompts, self.max_seq_length = dict(st_model.prompts), int(st_model.max_seq_length)
             self.dimension = int(st_model.get_embedding_dimension() or 0)
+            # The fast tokenizer is not safe to call from two threads at once ("Already borrowed"), and one
+            # PyTorch call already uses every core, so concurrent callers take turns.
+            model_lock = threading.Lock()
+
+            def tokenize(texts: str | list[str], **options: Any) -> Any:
+                with model_lock:
+                    return st_model.tokenizer(texts, **options)
 
             def encode(texts: Sequence[str], progress: bool) -> np.ndarray:
-                return st_model.encode(
-                    list(texts),
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=progress,
-                )
+                with model_lock:
+                    return st_model.encode(
+                        list(texts),
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=progress,
+                    )
 
-        self._encode = encode
+        self._encode, self._tokenize = encode, tokenize
         self.embed_query = lru_cache(maxsize=2048)(self._embed_query)  # type: ignore[method-assign]
 
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in model tokens (without special tokens), used to size chunks."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._tokenize(text, add_special_tokens=False)["input_ids"])
 
     def _document_texts(self, texts: Sequence[str], titles: Sequence[str] | None) -> list[str]:
         prompt = self.prompts.get("document", "")

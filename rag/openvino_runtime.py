@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -171,7 +173,15 @@ def _export_into(model_path: str, folder: Path) -> None:
 class OpenVinoEncoder:
     """Runs an exported embedder: tokenizes, batches by length, returns L2-normalized float32 vectors."""
 
-    def __init__(self, folder: Path, *, threads: int, precision: str = "bf16") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        threads: int,
+        precision: str = "bf16",
+        hint: str = "LATENCY",
+        requests: int | None = None,
+    ) -> None:
         import openvino as ov
         from transformers import AutoTokenizer
 
@@ -181,19 +191,41 @@ class OpenVinoEncoder:
         self.dimension: int = meta["dimension"]
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         # bf16 is where the speed comes from (AVX512-BF16/AMX); CPUs without it run the same graph in f32.
-        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+        # LATENCY (one stream using every thread) measured best for single questions and for concurrent
+        # users alike on 2 cores (bench/embedding_concurrency.py); THROUGHPUT splits the threads into streams.
+        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": hint}
         config["INFERENCE_NUM_THREADS"] = max(1, threads)
         self._compiled = ov.Core().compile_model(str(folder / IR_FILE), "CPU", config)
-        self._request = self._compiled.create_infer_request()
+        # An infer request runs one inference at a time ("Infer Request is busy" when two users' questions
+        # are embedded at once), so each call borrows a request of its own from a pool. The pool is as large
+        # as the compiled model can run in parallel (its streams); more callers wait for a free request.
+        optimal = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self.parallel = max(1, requests or optimal)
+        self._requests: queue.LifoQueue[Any] = queue.LifoQueue()
+        for _ in range(self.parallel):
+            self._requests.put(self._compiled.create_infer_request())
+        # A fast (Rust) tokenizer changes its padding/truncation state per call and raises "Already
+        # borrowed" when two threads call it at once; tokenizing is cheap, so it is serialised.
+        self._tokenizer_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int, *, progress: bool = False) -> np.ndarray:
         return encode_in_length_order(
-            texts, batch_size, self.tokenizer, self.max_seq_length, self._run, progress=progress
+            texts, batch_size, self.tokenize, self.max_seq_length, self._run, progress=progress
         )
 
+    def tokenize(self, texts: str | list[str], **options: Any) -> Any:
+        """The tokenizer, safe to call from several threads."""
+        with self._tokenizer_lock:
+            return self.tokenizer(texts, **options)
+
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        result = self._request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
-        return np.asarray(result[self._compiled.output(0)], dtype=np.float32)
+        request = self._requests.get()
+        try:
+            result = request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+            # The output tensor belongs to the request and is overwritten by its next inference: copy it.
+            return np.array(result[self._compiled.output(0)], dtype=np.float32)
+        finally:
+            self._requests.put(request)
 
 
 def encode_in_length_order(

@@ -90,3 +90,32 @@ def test_pipeline_on_openvino_retrieves_like_pytorch(
     # The runtime is not part of the index fingerprint: an index built on PyTorch opens with OpenVINO.
     reopened = RAG.load(tmp_path / "torch", embedding_runtime="openvino")
     assert reopened.embedder.runtime == "openvino" and len(reopened.search("رقائق هواوي")) == 5
+
+
+def test_openvino_embedder_serves_concurrent_callers(tiny_embedder: Path, shared_cache: Path) -> None:
+    # One OpenVINO infer request runs one inference at a time: before the request pool, two questions
+    # embedded at the same moment raised "Infer Request is busy" (the chat page's 2-users fault).
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = Embedder(str(tiny_embedder), runtime="openvino")
+    questions = [f"{TEXTS[i % 3]} سؤال رقم {i}" for i in range(160)]
+    expected = embedder.embed_documents(questions)  # serial passes as the reference
+    expected_queries = [embedder.embed_query(q)[0] for q in questions]
+    embedder.embed_query.cache_clear()
+    start = threading.Barrier(16)
+
+    def ask(i: int) -> np.ndarray:
+        if i < 16:
+            start.wait()  # the first calls all start together
+        if i % 10 == 0:  # indexing (an upload) runs beside the questions
+            return embedder.embed_documents(questions[i : i + 4])[0]
+        embedder.count_tokens(questions[i])
+        return embedder.embed_query(questions[i])[0]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(ask, range(len(questions))))
+    for i, vector in enumerate(results):
+        assert vector.shape == (embedder.dimension,)
+        reference = expected[i] if i % 10 == 0 else expected_queries[i]
+        assert float(vector @ reference) > 0.999  # another caller's rows never leak into a result
