@@ -13,6 +13,7 @@ import math
 import os
 import queue
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -484,11 +485,42 @@ def ground(text: str, sources: list[Source], language: str) -> tuple[str, list[C
 
 
 class Generator(Protocol):
-    """Anything that turns a :class:`Prompt` into a stream of text pieces."""
+    """Anything that turns a :class:`Prompt` into a stream of text pieces.
+
+    ``cancel``, when given and set (the user left, pressed Stop or started a new chat), stops the work:
+    a request still waiting for the model is dropped and a running generation is aborted at its next token,
+    so a departed user's answer does not keep the CPU from the next question. Closing the returned iterator
+    cancels too.
+    """
 
     name: str
 
-    def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str]: ...
+    def stream(
+        self, prompt: Prompt, *, max_new_tokens: int, cancel: threading.Event | None = None
+    ) -> Iterator[str]: ...
+
+
+# How often a consumer waiting for the model looks at its cancel flag.
+_CANCEL_POLL_S = 0.1
+
+
+def _pieces_until_done(
+    pieces: queue.Queue[str | BaseException | None], cancelled: threading.Event
+) -> Iterator[str]:
+    """Yield what a generation thread puts in ``pieces`` until it puts ``None``; stops early, without
+    waiting for the thread, once ``cancelled`` is set (the thread sees the flag and stops itself)."""
+    while True:
+        try:
+            item = pieces.get(timeout=_CANCEL_POLL_S)
+        except queue.Empty:
+            if cancelled.is_set():
+                return
+            continue
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 class ExtractiveGenerator:
@@ -524,7 +556,9 @@ class ExtractiveGenerator:
                 chosen.append((sentence, -negative_n))
         return chosen
 
-    def stream(self, prompt: Prompt, *, max_new_tokens: int = 0) -> Iterator[str]:
+    def stream(
+        self, prompt: Prompt, *, max_new_tokens: int = 0, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
         chosen = self.select(prompt)
         if not chosen:
             yield refusal_text(prompt.language)
@@ -559,12 +593,15 @@ class GGUFGenerator:
         params.n_gpu_layers = gpu_layers
         params.cache_prompt = True
         params.warmup = False
+        close_http_side(params)
         logger.info("loading GGUF model %s with %d threads", model_path, threads)
         self.model_path = model_path
         self._server = xllamacpp.Server(params)
         self._lock = threading.Lock()  # one llama.cpp slot: requests are served one at a time
 
-    def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str]:
+    def stream(
+        self, prompt: Prompt, *, max_new_tokens: int, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
         request = {
             "messages": prompt.messages,
             "max_tokens": max_new_tokens,
@@ -573,30 +610,53 @@ class GGUFGenerator:
             "cache_prompt": True,
         }
         pieces: queue.Queue[str | BaseException | None] = queue.Queue()
+        cancelled = cancel if cancel is not None else threading.Event()
 
-        def on_chunk(chunk: Any) -> None:
+        def on_chunk(chunk: Any) -> bool:
             if isinstance(chunk, dict) and "error" in chunk:
                 pieces.put(RuntimeError(str(chunk["error"])))
-                return
+                return True
             for choice in chunk.get("choices", []) if isinstance(chunk, dict) else []:
                 content = (choice.get("delta") or {}).get("content")
                 if content:
                     pieces.put(content)
+            return cancelled.is_set()  # True makes llama.cpp stop generating this answer
 
         def run() -> None:
             try:
                 with self._lock:
-                    self._server.handle_chat_completions(request, on_chunk)
+                    if not cancelled.is_set():  # a user who left while waiting for the model: drop it
+                        self._server.handle_chat_completions(request, on_chunk)
             except BaseException as error:  # surfaced in the consuming thread
                 pieces.put(error)
             finally:
                 pieces.put(None)
 
         threading.Thread(target=run, name="gguf-generate", daemon=True).start()
-        while (item := pieces.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        finished = False
+        try:
+            yield from _pieces_until_done(pieces, cancelled)
+            finished = True
+        finally:
+            if not finished:  # closed early (Stop, new chat, tab closed): abort the generation
+                cancelled.set()
+
+
+def close_http_side(params: Any) -> None:
+    """Lock down the HTTP listener that ``xllamacpp.Server`` always opens on 127.0.0.1.
+
+    Sanad calls the model in-process and never uses that listener, but it cannot be switched off, and by
+    default it needs no API key, answers CORS requests from any origin with credentials and serves
+    ``/slots``: any local process, or a web page probing local ports, could drive the model. So it gets a
+    random key that nobody is told, no CORS origin, none of the optional endpoints and one HTTP thread.
+    """
+    params.api_keys = [secrets.token_urlsafe(32)]
+    params.cors_origins = ""
+    params.cors_credentials = False
+    params.endpoint_slots = False
+    params.endpoint_props = False
+    params.endpoint_metrics = False
+    params.n_threads_http = 1
 
 
 class TransformersGenerator:
@@ -623,28 +683,59 @@ class TransformersGenerator:
         self.device = device
         self._lock = threading.Lock()
 
-    def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+    def stream(
+        self, prompt: Prompt, *, max_new_tokens: int, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.tokenizer.apply_chat_template(
             prompt.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         ).to(self.device)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        # The streamer's timeout lets the consumer look at the cancel flag while the model is busy.
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=_CANCEL_POLL_S
+        )
         errors: list[BaseException] = []
+        cancelled = cancel if cancel is not None else threading.Event()
+
+        class StopWhenCancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancelled.is_set(), device=input_ids.device)
 
         def run() -> None:
             try:
                 with self._lock:
+                    if cancelled.is_set():  # the user left while waiting for the model
+                        return
                     self.model.generate(
-                        **inputs, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer
+                        **inputs,
+                        max_new_tokens=max_new_tokens,
+                        do_sample=False,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([StopWhenCancelled()]),
                     )
             except BaseException as error:
                 errors.append(error)
                 streamer.end()
 
         threading.Thread(target=run, name="transformers-generate", daemon=True).start()
-        for piece in streamer:
-            if piece:
-                yield piece
+        finished = False
+        try:
+            while True:
+                try:
+                    piece = next(streamer)
+                except queue.Empty:
+                    if cancelled.is_set():
+                        break
+                    continue
+                except StopIteration:
+                    break
+                if piece:
+                    yield piece
+            finished = True
+        finally:
+            if not finished:  # closed early: stop the model at its next token
+                cancelled.set()
         if errors:
             raise errors[0]
