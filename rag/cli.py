@@ -68,8 +68,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     report = rag.last_report
     assert report is not None
     for problem in report.problems:
-        where = f"{problem.path}:{problem.line}" if problem.line else problem.path
-        print(f"warning: {where}: {problem.message}", file=sys.stderr)
+        # The message starts with its location ("path:" or "path:line:"), so it is printed as it is.
+        print(f"warning: {problem.message}", file=sys.stderr)
     if not (report.added or report.updated or report.unchanged):
         raise DocumentError(
             "no articles found in the given paths (supported: .txt .md .jsonl .html); nothing was indexed"

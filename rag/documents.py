@@ -14,12 +14,14 @@ copies, so that citations can point back into exactly this text.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import itertools
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from functools import lru_cache
@@ -37,11 +39,18 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".html", ".htm")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 RULES_PATH = Path(__file__).with_name("boilerplate.json")
 
-# Binary sniffing: NUL bytes never occur in text of any 8-bit or UTF-8 encoding, and other C0 control
-# bytes are rare, so either is a reliable sign that a file is not an article.
-_SNIFF_BYTES = 8192
+# Binary detection: control bytes (NUL and the other C0 codes except tab, line feed, carriage return, plus
+# ESC and DEL) are rare in text of any 8-bit or UTF-8 encoding and common in binary formats. The share is
+# counted over the whole file, not a leading sample: a scraper can append a binary payload after clean text.
 _MAX_CONTROL_BYTE_RATIO = 0.05
-_CONTROL_BYTES = frozenset([*range(0x01, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# A file under the ratio keeps its text, minus these characters (C0 controls except tab, line feed and
+# carriage return; DEL; C1 controls): they are invisible, break the extractor's XML serialization, and
+# must never reach a title, a chunk or a prompt. Form feed, vertical tab, the information separators and
+# NEL separate words, so between two words they become a space; every other control is dropped outright.
+_CONTROL_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NOT_SPACE = "[^\\s\x00-\x1f\x7f-\x9f]"
+_SEPARATOR_BETWEEN_WORDS_RE = re.compile(f"(?<={_NOT_SPACE})[\x0b\x0c\x1c-\x1f\x85]+(?={_NOT_SPACE})")
 # utf-32 must be tried before utf-16: its little-endian BOM starts with the utf-16 one.
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -348,12 +357,16 @@ def _parse_header(lines: list[str], rules: CleaningRules, known_title: str) -> _
             i = j
         elif following == line:
             # The same line twice in a row. Above the title it is the headline (h1 plus og:title);
-            # below it a short one is the byline and a long one a photo caption (markup repeats
-            # both as alt text and visible text).
+            # below it a short one is the byline and a caption-like one a photo caption (markup
+            # repeats both as alt text and visible text): both copies go.
             if not title and not title_key and _is_title_like(line, rules):
                 title = line
             elif not author and _is_byline(line, rules):
                 author = line
+            elif not _is_repeated_caption(line, rules):
+                # A sentence the scraper printed twice is the lead paragraph: the body starts here and
+                # _dedupe_repeats keeps one copy. Dropping both would lose the article's first paragraph.
+                break
             i = _next_nonblank(lines, j + 1)
         elif not source and (m := rules.dateline.match(line)):
             source = m["source"]
@@ -389,6 +402,12 @@ def _is_title_like(line: str, rules: CleaningRules) -> bool:
     if line.endswith(("..", "…")):
         return True  # headlines trail off with an ellipsis; sentences end with one period
     return not line.endswith(_NON_TITLE_ENDINGS)
+
+
+def _is_repeated_caption(line: str, rules: CleaningRules) -> bool:
+    """Whether a line printed twice in the header is a caption: credited to a photo agency, or short and
+    not ending like a sentence (see :func:`_is_title_like`). Anything else there is body text."""
+    return _is_caption(_match_key(line), rules) or _is_title_like(line, rules)
 
 
 def _is_byline(line: str, rules: CleaningRules) -> bool:
@@ -444,34 +463,85 @@ def _derive_title(paragraph: str, rules: CleaningRules) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def iter_article_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+def iter_article_files(
+    paths: Iterable[str | Path], problems: list[LoadProblem] | None = None
+) -> Iterator[Path]:
     """Yield article files: named files as given, directories searched recursively.
 
     Directory contents come sorted, hidden files and folders (leading dot) are skipped and only
     :data:`SUPPORTED_SUFFIXES` are kept; a named file is yielded whatever its suffix so that
-    loading it reports the problem. A path that does not exist raises :class:`DocumentError`.
+    loading it reports the problem. A named path that does not exist or cannot be opened raises
+    :class:`DocumentError`.
+
+    Symbolic links are followed. Folder entries that cannot be read are skipped and recorded in
+    ``problems``, or logged as warnings when no list is given: a link that loops or points nowhere, a
+    link back into a folder already read, a folder that cannot be listed, and an article-named entry
+    that is not a regular file (reading a FIFO would block forever).
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]  # a bare string would otherwise be iterated character by character
+
+    def skip(entry: Path, message: str) -> None:
+        problem = LoadProblem(str(entry), f"{entry}: {message}")
+        if problems is None:
+            logger.warning("%s", problem.message)
+        else:
+            problems.append(problem)
+
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            yield from _walk_dir(path)
-        elif path.is_file():
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise DocumentError(f"{path}: no such file or directory") from exc
+            raise DocumentError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+        if stat.S_ISDIR(mode):
+            yield from _walk_dir(path, skip, {})
+        elif stat.S_ISREG(mode):
             yield path
         else:
-            raise DocumentError(f"{path}: no such file or directory")
+            raise DocumentError(f"{path}: not a regular file")
 
 
-def _walk_dir(root: Path) -> list[Path]:
+def _walk_dir(folder: Path, skip: Callable[[Path, str], None], seen: dict[Path, Path]) -> list[Path]:
+    """Article files under ``folder``; ``seen`` maps each folder already walked (resolved) to its path."""
+    seen[folder.resolve()] = folder
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        skip(folder, f"cannot read folder ({exc.strerror or exc})")
+        return []
     found: list[Path] = []
-    for entry in sorted(root.iterdir()):
+    for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() and not entry.is_symlink():  # a symlinked folder could loop forever
-            found.extend(_walk_dir(entry))
-        elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
+        suffix = entry.suffix.lower()
+        try:
+            mode = entry.stat().st_mode  # follows links
+        except OSError as exc:
+            # A link without a suffix may have been meant as a folder of articles, so it is reported too.
+            if not suffix or suffix in SUPPORTED_SUFFIXES:
+                what = "cannot follow symbolic link" if entry.is_symlink() else "cannot read"
+                skip(entry, f"{what} ({exc.strerror or exc})")
+            continue
+        if stat.S_ISDIR(mode):
+            target = entry.resolve()
+            if target in seen:
+                # Only a link reaches a folder twice. Into a folder that encloses it, following it would
+                # never end; elsewhere it would read the same files again, each one a duplicate id.
+                if folder.resolve().is_relative_to(target):
+                    skip(entry, f"symbolic link loop (leads back to {seen[target]}), skipped")
+                else:
+                    skip(entry, f"same folder as {seen[target]}, already read; skipped")
+                continue
+            found.extend(_walk_dir(entry, skip, seen))
+        elif suffix not in SUPPORTED_SUFFIXES:
+            continue
+        elif stat.S_ISREG(mode):
             found.append(entry)
+        else:
+            skip(entry, "not a regular file")
     return found
 
 
@@ -492,7 +562,8 @@ def load_file(path: str | Path) -> list[Article]:
 def load_articles(paths: Iterable[str | Path], *, progress: bool = False) -> LoadResult:
     """Load every article under ``paths``; problems are collected, never fatal.
 
-    When two articles share an id the later one wins and a problem records the replacement.
+    When two articles share an id the later one wins and a problem records the replacement. Problems
+    are returned, not logged: the caller (CLI, web app) shows each one once.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -508,8 +579,6 @@ def load_articles(paths: Iterable[str | Path], *, progress: bool = False) -> Loa
                 yield [], [LoadProblem(str(path), str(exc))]
 
     result = merge_loaded(per_file(), files_read=len(files))
-    for problem in result.problems:
-        logger.warning("%s", problem.message)
     counts = (len(result.articles), len(files), len(result.problems))
     logger.info("loaded %d articles from %d files (%d problems)", *counts)
     return result
@@ -539,7 +608,7 @@ def collect_files(paths: Iterable[str | Path], problems: list[LoadProblem]) -> l
     files: list[Path] = []
     for raw in paths:
         try:
-            found = list(iter_article_files([raw]))
+            found = list(iter_article_files([raw], problems))
         except DocumentError as exc:
             problems.append(LoadProblem(str(raw), str(exc)))
             continue
@@ -558,14 +627,34 @@ def _load_path(path: Path) -> tuple[list[Article], list[LoadProblem]]:
             f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of "
             + ", ".join(SUPPORTED_SUFFIXES)
         )
-    text = _read_text(path)
+    text, removed = _without_controls(_read_text(path))
+    problems: list[LoadProblem] = []
     if suffix == ".jsonl":
-        return _load_jsonl(path, text)
-    if suffix == ".md":
-        return [_load_markdown(path, text)], []
-    if suffix in (".html", ".htm"):
-        return [_load_html(path, text)], []
-    return [_load_plain(path, text)], []
+        # JSON escapes (\u0000) and HTML entities (&#1;) only become control characters once parsed,
+        # so those loaders remove them again and say how many.
+        articles, problems, escaped = _load_jsonl(path, text)
+    elif suffix == ".md":
+        articles, escaped = [_load_markdown(path, text)], 0
+    elif suffix in (".html", ".htm"):
+        article, escaped = _load_html(path, text)
+        articles = [article]
+    else:
+        articles, escaped = [_load_plain(path, text)], 0
+    if removed + escaped:
+        # A problem rather than a log line: it is then reported once, with the file's other problems.
+        count = removed + escaped
+        noun = "character" if count == 1 else "characters"
+        message = f"{path}: removed {count} control {noun} (NUL or another non-printing character)"
+        problems.append(LoadProblem(str(path), message))
+    return articles, problems
+
+
+def _without_controls(text: str) -> tuple[str, int]:
+    """``text`` without control characters (see :data:`_CONTROL_CHAR_RE`) and how many there were."""
+    count = len(_CONTROL_CHAR_RE.findall(text))
+    if not count:
+        return text, 0
+    return _CONTROL_CHAR_RE.sub("", _SEPARATOR_BETWEEN_WORDS_RE.sub(" ", text)), count
 
 
 def _read_text(path: Path) -> str:
@@ -594,9 +683,8 @@ def _decode(data: bytes, path: Path) -> str:
                 return data.decode(encoding)
             except UnicodeDecodeError:
                 break
-    head = data[:_SNIFF_BYTES]
-    control = sum(1 for b in head if b in _CONTROL_BYTES)
-    if b"\x00" in head or control > _MAX_CONTROL_BYTE_RATIO * len(head):
+    control = len(data) - len(data.translate(None, _CONTROL_BYTES))  # C speed even at the size limit
+    if control > _MAX_CONTROL_BYTE_RATIO * len(data):
         raise DocumentError(f"{path}: binary file, not text")
     try:
         return data.decode("utf-8")
@@ -664,28 +752,44 @@ def _one_line(message: str) -> str:
 _JSONL_OPTIONAL = ("title", "source", "author", "published", "url")
 
 
-def _load_jsonl(path: Path, text: str) -> tuple[list[Article], list[LoadProblem]]:
+def _load_jsonl(path: Path, text: str) -> tuple[list[Article], list[LoadProblem], int]:
+    """The file's articles, its bad lines, and how many control characters JSON escapes produced."""
     articles: list[Article] = []
     problems: list[LoadProblem] = []
+    escaped = 0
     # Split on "\n" only: str.splitlines would also break on U+2028, which JSON strings may contain.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            articles.append(_jsonl_record(path, line))
+            article, removed = _jsonl_record(path, line)
         except DocumentError as exc:
-            problems.append(LoadProblem(str(path), f"{path} line {number}: {exc}", number))
-    return articles, problems
+            # "path:line: message", the location form compilers use, which the CLI prints as it is.
+            problems.append(LoadProblem(str(path), f"{path}:{number}: {exc}", number))
+            continue
+        articles.append(article)
+        escaped += removed
+    return articles, problems, escaped
 
 
-def _jsonl_record(path: Path, line: str) -> Article:
-    """One JSONL line as an article; DocumentError messages here lack the location prefix."""
+def _jsonl_record(path: Path, line: str) -> tuple[Article, int]:
+    """One JSONL line as an article, and how many control characters its strings carried.
+
+    DocumentError messages here lack the location prefix.
+    """
     try:
-        record = json.loads(line)
+        parsed = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(record, dict):
-        raise DocumentError(f"expected a JSON object, got {type(record).__name__}")
+    if not isinstance(parsed, dict):
+        raise DocumentError(f"expected a JSON object, got {type(parsed).__name__}")
+    record: dict[str, Any] = {}
+    removed = 0
+    for key, value in parsed.items():
+        if isinstance(value, str):
+            value, count = _without_controls(value)
+            removed += count
+        record[key] = value
     raw_id = record.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
         raise DocumentError("missing or empty 'id'")
@@ -696,7 +800,7 @@ def _jsonl_record(path: Path, line: str) -> Article:
     cleaned = clean_text(body, known_title=meta["title"])
     if not cleaned.body:
         raise DocumentError("no article text left after removing boilerplate")
-    return _make_article(
+    article = _make_article(
         path,
         str(raw_id).strip(),
         cleaned,
@@ -705,6 +809,7 @@ def _jsonl_record(path: Path, line: str) -> Article:
         published=meta["published"],
         url=meta["url"],
     )
+    return article, removed
 
 
 def _string_field(record: Mapping[str, Any], key: str) -> str:
@@ -731,7 +836,7 @@ _MD_FENCE = ("```", "~~~")
 
 def _load_markdown(path: Path, text: str) -> Article:
     meta, lines = _split_front_matter(text.splitlines())
-    heading, body = _markdown_body(lines)
+    heading, body = _markdown_body(_without_hidden_markup(lines))
     title = meta.get("title", "") or heading
     cleaned = clean_text(body, known_title=title)
     return _make_article(
@@ -804,15 +909,140 @@ def _markdown_body(lines: list[str]) -> tuple[str, str]:
     return heading, "\n".join(out)
 
 
+def _without_hidden_markup(lines: list[str]) -> list[str]:
+    """Markdown lines minus HTML comments and hidden HTML elements (markdown renders inline HTML, so
+    a reader never sees them). Fenced code is shown as written, so it is kept as it is."""
+    out: list[str] = []
+    prose: list[str] = []
+    in_fence = False
+    for line in lines:
+        if line.strip().startswith(_MD_FENCE):
+            if not in_fence and prose:
+                out.extend(_drop_hidden_markup("\n".join(prose)).split("\n"))
+                prose = []
+            in_fence = not in_fence
+            out.append(line)
+        elif in_fence:
+            out.append(line)
+        else:
+            prose.append(line)
+    if prose:
+        out.extend(_drop_hidden_markup("\n".join(prose)).split("\n"))
+    return out
+
+
+# --- Hidden HTML -----------------------------------------------------------------------------------
+
+# Elements a browser does not show. Their text is not part of the article a reader sees, and hidden text
+# is where pages plant instructions aimed at language models, so it is dropped before any extraction.
+# Hiding by class name or stylesheet rule is site-specific and not detected.
+_HIDDEN_TAGS = frozenset({"template", "noscript", "script", "style"})
+_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+# Matched against the style attribute lower-cased, comments and all whitespace removed.
+_HIDDEN_STYLE_RE = re.compile(
+    r"(?:^|;)(?:display:none|visibility:(?:hidden|collapse)|content-visibility:hidden"
+    r"|opacity:0*\.?0+%?|font-size:0*\.?0+[a-z%]*)(?:!important)?(?=;|$)"
+)
+_HTML_TAG_RE = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|<([A-Za-z][A-Za-z0-9-]*)((?:\s+[^\s\"'<>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*(/?)>",
+    re.S,
+)
+_HTML_ATTR_RE = re.compile(r"([^\s\"'<>/=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'=<>`]+)))?")
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
+
+
+def _is_hidden(tag: str, attrs: Mapping[str, str]) -> bool:
+    """Whether an element with this (lower-case) tag and attributes is hidden from readers: not
+    rendered (``hidden``, ``display:none``, ``<template>``...) or marked ``aria-hidden="true"``, which
+    pages use for decoration and duplicates that assistive technology should skip."""
+    if tag in _HIDDEN_TAGS or (tag == "dialog" and "open" not in attrs):
+        return True
+    if "hidden" in attrs or attrs.get("aria-hidden", "").strip().lower() == "true":
+        return True
+    style = attrs.get("style", "")
+    compact = "".join(_CSS_COMMENT_RE.sub("", style).lower().split())
+    return bool(compact) and _HIDDEN_STYLE_RE.search(compact) is not None
+
+
+def _drop_hidden_markup(text: str) -> str:
+    """``text`` without HTML comments and hidden elements; all other text, markup included, is kept."""
+    out: list[str] = []
+    pos = 0
+    while (m := _HTML_TAG_RE.search(text, pos)) is not None:
+        if m[1] is None:  # a comment
+            end = m.end()
+        else:
+            tag = m[1].lower()
+            attrs = {name.lower(): dq or sq or bare for name, dq, sq, bare in _HTML_ATTR_RE.findall(m[2])}
+            if not _is_hidden(tag, attrs):
+                out.append(text[pos : m.end()])
+                pos = m.end()
+                continue
+            end = m.end() if m[3] or tag in _VOID_TAGS else _element_end(text, tag, m.end())
+        out.append(text[pos : m.start()])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _element_end(text: str, tag: str, start: int) -> int:
+    """Where the element whose start tag ends at ``start`` ends; an unclosed one hides the rest, as in
+    a browser."""
+    depth = 1
+    for m in re.finditer(rf"<(/?){re.escape(tag)}(?=[\s/>])[^>]*>", text[start:], re.I):
+        if m[1]:
+            depth -= 1
+            if depth == 0:
+                return start + m.end()
+        elif not m[0].endswith("/>"):
+            depth += 1
+    return len(text)
+
+
+def _prune_html(tree: Any) -> int:
+    """Remove hidden elements from a parsed page, then control characters that entities (``&#1;``)
+    produced; returns how many of those there were."""
+    from lxml import etree
+
+    for element in [e for e in tree.iter() if isinstance(e.tag, str) and _is_hidden(e.tag.lower(), e.attrib)]:
+        if element.getparent() is None:
+            element.clear()  # the whole document is hidden
+        else:
+            element.drop_tree()  # its tail, the text after it, is visible and stays
+    removed = 0
+    for node in tree.iter():
+        names = ("text", "tail") if isinstance(node.tag, str) or node.tag is etree.Comment else ("tail",)
+        for name in names:
+            value, count = _without_controls(getattr(node, name) or "")
+            if count:
+                setattr(node, name, value)
+                removed += count
+        if isinstance(node.tag, str):
+            for key, raw in node.attrib.items():
+                value, count = _without_controls(raw)
+                if count:
+                    node.set(key, value)
+                    removed += count
+    return removed
+
+
 # --- HTML ------------------------------------------------------------------------------------------
 
 
-def _load_html(path: Path, text: str) -> Article:
+def _load_html(path: Path, text: str) -> tuple[Article, int]:
+    """The page's article, and how many control characters its character references produced."""
     # Imported here: trafilatura pulls in lxml and date parsing, which plain-text runs never need.
-    from trafilatura import bare_extraction
+    from trafilatura import bare_extraction, load_html
 
     try:
-        doc = bare_extraction(text, with_metadata=True, include_comments=False, include_images=False)
+        tree = load_html(text)
+        removed = _prune_html(tree) if tree is not None else 0
+        doc = None
+        if tree is not None:
+            doc = bare_extraction(tree, with_metadata=True, include_comments=False, include_images=False)
     except Exception as exc:  # the extractor raises assorted parser errors on broken markup
         raise DocumentError(f"{path}: cannot parse HTML ({_one_line(str(exc))})") from exc
     if doc is None:
@@ -824,7 +1054,7 @@ def _load_html(path: Path, text: str) -> Article:
         return value.strip() if isinstance(value, str) else ""
 
     cleaned = clean_text(get("text"), known_title=get("title"))
-    return _make_article(
+    article = _make_article(
         path,
         path.stem,
         cleaned,
@@ -833,3 +1063,4 @@ def _load_html(path: Path, text: str) -> Article:
         published=get("date"),
         url=get("url"),
     )
+    return article, removed

@@ -127,10 +127,12 @@ def make_inbox(folder: Path) -> dict[str, str]:
     with open(folder / "huge.txt", "wb") as handle:
         while handle.tell() < 100_000_000:
             handle.write(block)
-    # Filesystem traps: a folder symlink that loops and a dangling file symlink.
+    # Filesystem traps: a folder symlink that loops and a dangling file symlink, each reported once.
     (folder / "loop").symlink_to(folder, target_is_directory=True)
     (folder / "dangling.txt").symlink_to(folder / "nowhere.txt")
     return {
+        "loop": "symbolic link loop",
+        "dangling.txt": "cannot follow symbolic link",
         "empty.txt": "empty file",
         "blank.txt": "empty file",
         "photo.txt": "binary file, not text",
