@@ -444,8 +444,8 @@ class RAGReplica:
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         yield from self._current().stream(question, history, k=k, mode=mode, generator=generator)
 
-    def add(self, paths: list[str]) -> IndexReport:
-        return self._current().add(paths)
+    def add(self, paths: list[str], id_namespace: str | None = None) -> IndexReport:
+        return self._current().add(paths, id_namespace=id_namespace)
 
 
 class ServeClient:
@@ -488,9 +488,15 @@ class ServeClient:
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         yield from self._handle.options(stream=True).stream.remote(question, history, k, mode, generator)
 
-    def add(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool = False) -> IndexReport:
+    def add(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        progress: bool = False,
+        id_namespace: str | None = None,
+    ) -> IndexReport:
         # ``progress`` is accepted for RAG.add's signature; the replica indexes without a progress bar.
-        return self._handle.add.remote([str(Path(p).resolve()) for p in paths]).result()
+        return self._handle.add.remote([str(Path(p).resolve()) for p in paths], id_namespace).result()
 
     def close(self) -> None:
         """Remove the deployment (its replicas stop); the Ray cluster itself stays up."""

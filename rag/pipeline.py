@@ -22,10 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm import tqdm
+
 from rag.chunking import Chunker
 from rag.config import MAX_TOP_K, RETRIEVAL_MODES, SAVED_FIELDS, Config, RetrievalMode, short_repr
 from rag.devices import DeviceChoice, select_device
-from rag.documents import Article, LoadProblem, LoadResult, load_articles
+from rag.documents import Article, LoadProblem, LoadResult, collect_files, load_articles, merge_loaded
 from rag.embeddings import Embedder
 from rag.errors import (
     ConfigError,
@@ -242,12 +244,23 @@ def namespaced_id(article: Article, namespace: str) -> str:
     return f"{namespace}-{digest}-{name[:_MAX_ID_NAME_CHARS] or 'article'}"
 
 
-def _in_namespace(loaded: LoadResult, namespace: str) -> LoadResult:
-    by_id = {}
-    for article in loaded.articles:
-        moved = replace(article, id=namespaced_id(article, namespace))
-        by_id[moved.id] = moved
-    return LoadResult(articles=list(by_id.values()), problems=loaded.problems, files_read=loaded.files_read)
+def load_in_namespace(
+    paths: Iterable[str | os.PathLike[str]], namespace: str, *, progress: bool = False
+) -> LoadResult:
+    """:func:`rag.documents.load_articles` with each file's articles moved into ``namespace`` before the
+    files are merged: articles that share their own id (two uploads named ``report.txt``) stay apart unless
+    they are the same article."""
+    problems: list[LoadProblem] = []
+    files = collect_files(paths, problems)
+
+    def per_file() -> Iterator[tuple[list[Article], list[LoadProblem]]]:
+        yield [], problems
+        for path in tqdm(files, desc="Reading articles", unit="file", disable=not progress):
+            loaded = load_articles([path])
+            moved = [replace(article, id=namespaced_id(article, namespace)) for article in loaded.articles]
+            yield moved, loaded.problems
+
+    return merge_loaded(per_file(), files_read=len(files))
 
 
 def _given_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
@@ -397,9 +410,10 @@ class RAG:
         id_namespace: str | None = None,
     ) -> IndexReport:
         started = time.perf_counter()
-        loaded = engine.load(paths, progress=progress)
-        if id_namespace is not None:
-            loaded = _in_namespace(loaded, id_namespace)
+        if id_namespace is None:
+            loaded = engine.load(paths, progress=progress)
+        else:  # reading is cheap next to embedding: namespaced files are read here, whatever the engine
+            loaded = load_in_namespace(paths, id_namespace, progress=progress)
         if not loaded.articles and not snapshot.articles:
             # Nothing to index and nothing indexed before: writing an empty index would only hide the mistake.
             details = "; ".join(p.message for p in loaded.problems[:3])
@@ -454,7 +468,8 @@ class RAG:
 
         With ``id_namespace`` (e.g. ``"upload"``) every article read gets the id
         :func:`namespaced_id` gives it instead of its own (file stem or JSONL ``id``): such articles can
-        never replace one indexed without the namespace, and adding the same article again changes nothing.
+        never replace one indexed without the namespace, and adding the same article again changes nothing
+        (the files are then read in this process, whatever the engine).
         """
         check_namespace(id_namespace)
         paths = _given_paths(paths)

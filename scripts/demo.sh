@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job from nothing: set up, fetch and verify the models, index the demo corpus, open the chat UI.
 # Usage: scripts/demo.sh [rag serve options, e.g. --port 7860 --host 0.0.0.0]
+# (listening on a non-loopback --host turns the chat page's uploads off unless --allow-upload is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh llm,ui,eval

@@ -1,6 +1,6 @@
-"""User mistakes on the command line and through the library (issue 13, item 7): every one is a RagError with a
-one-line message naming the bad value, and `rag` prints one ``error:`` line and exits 2, before loading any
-model when the mistake can be seen in the arguments alone."""
+"""User mistakes on the command line and through the library (issue 13, item 7): every one is a RagError
+with a one-line message naming the bad value, and `rag` prints one ``error:`` line and exits 2, before
+loading any model when the mistake can be seen in the arguments alone."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def no_models(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def one_error(capsys: pytest.CaptureFixture[str]) -> str:
     """The single `error:` line a failed command printed (and nothing that looks like a traceback)."""
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in err, err
     return errors[0]

@@ -619,8 +619,9 @@ def test_stage_uploads_with_hostile_names_on_disk(tmp_path: Path) -> None:
         path.write_text("نص", encoding="utf-8")
         sources.append(path)
     folder = tmp_path / "index" / "uploads"
-    staged, refused = stage_uploads(sources, folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["evil.txt", "new_line.txt", "ok.TXT", "tab_name.md"]
-    assert all(p.parent == folder.resolve() for p in staged)
-    assert len(refused) == 1 and refused[0].startswith("..txt:")
+    staged = stage_uploads(sources, folder)
+    names = ["evil.txt", "new_line.txt", "ok.TXT", "tab_name.md"]
+    assert sorted(p.name for p in folder.glob("*/*")) == sorted(p.name for p in staged.paths) == names
+    assert all(p.parent.parent == folder.resolve() for p in staged.paths)  # folder/<content digest>/name
+    assert len(staged.refused) == 1 and staged.refused[0].startswith("..txt:")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["incoming", "index"]  # nothing written outside

@@ -4,6 +4,8 @@ per-session conversations through a running server."""
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,11 +18,13 @@ gr = pytest.importorskip("gradio")
 
 from rag import RAG  # noqa: E402 - after the skip: these tests need the optional Gradio extra
 from rag.config import GeneratorName  # noqa: E402
-from ui import GENERATORS, add_serve_arguments, run_serve  # noqa: E402
+from ui import GENERATORS, add_serve_arguments, run_serve, uploads_allowed  # noqa: E402
 from ui import format as fmt  # noqa: E402
-from ui.app import ChatHandlers, build_app, launch_app  # noqa: E402
+from ui.app import UPLOADS_OFF, ChatHandlers, build_app, launch_app  # noqa: E402
 
 QUESTION = "متى كان مقررا إطلاق R2 قبل التأجيل؟"
+DEMO_ID = "000_8f519348c196645f"  # a demo article indexed from the command line
+UPLOAD_ID = re.compile(r"upload-[0-9a-f]{12}-(.+)")
 
 
 @pytest.fixture
@@ -114,27 +118,110 @@ def test_retry_replaces_the_turn_and_undo_removes_it(handlers: ChatHandlers) -> 
     assert sources == fmt.SOURCES_PLACEHOLDER
 
 
-def test_upload_adds_then_updates_never_doubles(handlers: ChatHandlers, tmp_path: Path) -> None:
+def uploaded_files(handlers: ChatHandlers) -> list[str]:
+    """The files in the uploads folder, as "<digest folder>/<name>"."""
+    folder = handlers.rag.index_dir / "uploads"
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_upload_adds_and_a_second_upload_changes_nothing(handlers: ChatHandlers, tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     article = incoming / "رقائق-كوانتوم.txt"
     article.write_text("رقائق كوانتوم الجديدة\n\nأعلنت شركة كوانتوم عن رقائق جديدة للذكاء الاصطناعي.\n")
     script = incoming / "evil.sh"
     script.write_text("echo pwned\n")
-    before = handlers.rag.info()["articles"]
+    before = set(handlers.rag.articles)
 
     report, status, cleared = handlers.upload([str(article), str(script)])
     assert "أُضيف: 1" in report and "evil.sh" in report and cleared is None
-    assert f"المقالات {before + 1}" in status
-    assert sorted(p.name for p in (handlers.rag.index_dir / "uploads").iterdir()) == ["رقائق-كوانتوم.txt"]
+    assert f"المقالات {len(before) + 1}" in status
+    [stored] = uploaded_files(handlers)
+    assert re.fullmatch(r"[0-9a-f]{12}/رقائق-كوانتوم\.txt", stored)
+    [added] = set(handlers.rag.articles) - before
+    assert UPLOAD_ID.fullmatch(added) and UPLOAD_ID.fullmatch(added)[1] == "رقائق-كوانتوم"
 
-    report, _, _ = handlers.upload([str(article)])
-    assert "بلا تغيير: 1" in report
+    report, _, _ = handlers.upload([str(article)])  # the same file again: no duplicate
+    assert "بلا تغيير: 1" in report and "أُضيف: 0" in report
+    assert uploaded_files(handlers) == [stored] and set(handlers.rag.articles) == before | {added}
+
+    # Another file of the same name is another article: an upload never replaces an earlier one.
     article.write_text("رقائق كوانتوم الجديدة\n\nأجلت شركة كوانتوم إطلاق رقائقها إلى العام المقبل.\n")
     report, _, _ = handlers.upload([str(article)])
-    assert "حُدّث: 1" in report
-    assert handlers.rag.info()["articles"] == before + 1
-    assert handlers.rag.search("متى تطلق كوانتوم رقائقها", k=1)[0].article.id == "رقائق-كوانتوم"
+    assert "أُضيف: 1" in report
+    assert len(handlers.rag.articles) == len(before) + 2 and len(uploaded_files(handlers)) == 2
+    assert added in handlers.rag.articles
+    assert handlers.rag.search("متى تطلق كوانتوم رقائقها", k=1)[0].article.id.startswith("upload-")
+
+
+def test_upload_named_like_an_indexed_article_does_not_replace_it(
+    handlers: ChatHandlers, tmp_path: Path
+) -> None:
+    original = handlers.rag.articles[DEMO_ID]
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    fake = "خبر مزيف\n\nأعلنت ديب سيك أنها ألغت نموذج R2 نهائيا ولن تطلقه أبدا.\n"
+    (incoming / f"{DEMO_ID}.txt").write_text(fake, encoding="utf-8")
+    line = {"id": DEMO_ID, "title": "خبر مزيف آخر", "text": "قالت ديب سيك إن R2 لن يصدر أبدا."}
+    (incoming / "feed.jsonl").write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    report, _, _ = handlers.upload([str(incoming / f"{DEMO_ID}.txt"), str(incoming / "feed.jsonl")])
+    assert "أُضيف: 2" in report and "حُدّث: 0" in report
+    articles = handlers.rag.articles
+    assert articles[DEMO_ID] == original  # the curated article is untouched
+    uploaded = [article for article_id, article in articles.items() if article_id.startswith("upload-")]
+    assert sorted(UPLOAD_ID.fullmatch(a.id)[1] for a in uploaded) == [DEMO_ID, DEMO_ID]
+    assert len({a.id for a in uploaded}) == 2 and any("ألغت" in a.text for a in uploaded)
+    assert RAG.load(handlers.rag.index_dir).articles[DEMO_ID] == original  # on disk too
+
+
+def test_files_the_library_refuses_leave_the_uploads_folder(handlers: ChatHandlers, tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    good = incoming / "good.md"
+    good.write_text("# مختبر كيوتو\n\nافتتحت جامعة كيوتو مختبرا لرقائق الحوسبة الضوئية.\n", encoding="utf-8")
+    binary = incoming / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    empty = incoming / "empty.md"
+    empty.write_bytes(b"")
+    bad_lines = incoming / "bad.jsonl"
+    bad_lines.write_text('{"id": "x"}\n{broken\n', encoding="utf-8")
+
+    report, _, _ = handlers.upload([str(good), str(binary), str(empty), str(bad_lines)])
+    assert "أُضيف: 1" in report and "photo.txt" in report and "empty.md" in report
+    assert [Path(name).name for name in uploaded_files(handlers)] == ["good.md"]
+    assert len(list((handlers.rag.index_dir / "uploads").iterdir())) == 1  # no empty folders left
+
+    report, _, _ = handlers.upload([str(binary)])  # nothing usable at all
+    assert "أُضيف: 0" in report and [Path(n).name for n in uploaded_files(handlers)] == ["good.md"]
+
+
+def test_uploads_off_are_refused_by_the_server(rag: RAG, tmp_path: Path) -> None:
+    article = tmp_path / "new.txt"
+    article.write_text("رقائق جديدة\n\nأعلنت شركة كوانتوم عن رقائق جديدة.\n", encoding="utf-8")
+    before = rag.articles
+    handlers = ChatHandlers(rag, uploads=False)
+    report, status, _ = handlers.upload([str(article)])
+    assert UPLOADS_OFF in report and "error" in report and status == gr.skip()
+    assert rag.articles == before and not (rag.index_dir / "uploads").exists()
+
+    def endpoints(app: gr.Blocks) -> set[str]:
+        return {fn.api_name for fn in app.fns.values() if fn.api_name}
+
+    def element_ids(app: gr.Blocks) -> set[str]:
+        return {block.elem_id for block in app.blocks.values() if getattr(block, "elem_id", None)}
+
+    closed, open_ = build_app(rag, uploads=False), build_app(rag)
+    assert "add_articles" not in endpoints(closed) and "ask" in endpoints(closed)
+    assert not {"upload", "add-articles"} & element_ids(closed)
+    assert "add_articles" in endpoints(open_) and {"upload", "add-articles"} <= element_ids(open_)
+
+
+def test_bad_k_from_an_api_client_is_an_arabic_message(handlers: ChatHandlers) -> None:
+    views = list(handlers.respond(QUESTION, [], "hybrid", 0, "extractive"))
+    turn = views[-1][3][-1]
+    assert turn.state == "error" and "k must be a whole number" in turn.error_detail
+    assert "الإعدادات" in views[-1][1][-1]["content"]
 
 
 def test_upload_without_files_asks_for_one(handlers: ChatHandlers) -> None:
@@ -165,7 +252,52 @@ def test_serve_arguments_for_rag_and_python_m_ui(monkeypatch: pytest.MonkeyPatch
         "device": None,
         "generator": "extractive",
         "share": False,
+        "uploads": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("options", "uploads"),
+    [
+        ([], True),
+        (["--host", "localhost"], True),
+        (["--host", "::1"], True),
+        (["--host", "0.0.0.0"], False),
+        (["--host", "::"], False),
+        (["--host", "192.168.1.20"], False),
+        (["--host", "myserver.example"], False),
+        (["--share"], False),
+        (["--host", "0.0.0.0", "--allow-upload"], True),
+        (["--share", "--allow-upload"], True),
+        (["--no-upload"], False),
+        (["--host", "0.0.0.0", "--no-upload"], False),
+    ],
+)
+def test_serve_turns_uploads_off_off_loopback(
+    options: list[str], uploads: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("ui.app.serve", lambda **kwargs: seen.update(kwargs))
+    assert run_serve(parser.parse_args(options)) == 0
+    assert seen["uploads"] is uploads
+    with pytest.raises(SystemExit):  # one or the other
+        parser.parse_args(["--allow-upload", "--no-upload"])
+    assert uploads_allowed("0.0.0.0") is False and uploads_allowed("127.0.0.1") is True
+
+
+def test_serve_builds_the_page_with_the_upload_choice(rag: RAG, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import app as app_module
+
+    built: list[bool] = []
+    monkeypatch.setattr(app_module.RAG, "load", lambda *args, **kwargs: rag)
+    monkeypatch.setattr(app_module, "build_app", lambda rag, uploads: built.append(uploads))
+    monkeypatch.setattr(app_module, "launch_app", lambda *args, **kwargs: None)
+    app_module.serve(index_dir=rag.index_dir, host="0.0.0.0", generator="extractive")
+    app_module.serve(index_dir=rag.index_dir, host="0.0.0.0", generator="extractive", uploads=True)
+    app_module.serve(index_dir=rag.index_dir, generator="extractive")
+    assert built == [False, True, True]
 
 
 def free_port() -> int:

@@ -7,10 +7,34 @@ for Gradio; :mod:`ui.app` (``build_app``, ``launch_app``, ``serve``) is imported
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 
 from rag.errors import RagError
 
+logger = logging.getLogger(__name__)
+
 GENERATORS = ("auto", "gguf", "transformers", "extractive")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address only this machine can reach (``127.0.0.0/8``, ``::1``, localhost)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def uploads_allowed(host: str, *, share: bool = False, requested: bool | None = None) -> bool:
+    """Whether the chat page lets visitors add articles: ``requested`` when given (``--allow-upload`` /
+    ``--no-upload``), else only when the server listens on a loopback address without a public share link,
+    so that a server reachable from elsewhere never takes uploads unless told to."""
+    if requested is not None:
+        return requested
+    return is_loopback(host) and not share
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser, *, index_dir: bool = True) -> None:
@@ -23,6 +47,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, index_dir: bool = Tr
     parser.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
     parser.add_argument("--generator", choices=GENERATORS, help="answer generator (default: from config)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    uploads = parser.add_mutually_exclusive_group()
+    uploads.add_argument(
+        "--allow-upload",
+        dest="upload",
+        action="store_const",
+        const=True,
+        help="let visitors add articles from the chat page (default: only on a loopback --host, no --share)",
+    )
+    uploads.add_argument(
+        "--no-upload",
+        dest="upload",
+        action="store_const",
+        const=False,
+        help="no upload box on the chat page, and uploads refused by the server",
+    )
+    parser.set_defaults(upload=None)
     parser.add_argument(
         "--engine",
         choices=["local", "ray"],
@@ -48,6 +88,10 @@ def run_serve(args: argparse.Namespace) -> int:
         scale_out = {"engine": "ray", "replicas": args.replicas, "ray_address": args.ray_address}
     elif args.replicas != 1 or args.ray_address:
         raise RagError("--replicas and --ray-address only apply with --engine ray")
+    uploads = uploads_allowed(args.host, share=args.share, requested=args.upload)
+    if args.upload is None and not uploads:
+        where = "a public share link" if args.share else args.host
+        logger.warning("uploads are off: the app is reachable through %s (--allow-upload allows them)", where)
     serve(
         index_dir=args.index_dir,
         host=args.host,
@@ -55,6 +99,7 @@ def run_serve(args: argparse.Namespace) -> int:
         device=args.device,
         generator=args.generator,
         share=args.share,
+        uploads=uploads,
         **scale_out,
     )
     return 0

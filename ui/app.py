@@ -5,16 +5,23 @@ retrieval is done, before the first token. Each browser session keeps its own co
 ``gr.State`` (a list of :class:`ui.format.Turn`); nothing about a conversation lives in module globals.
 The app has no retrieval logic of its own: it calls ``RAG.stream``, ``RAG.add`` and ``RAG.info`` and
 renders what they return with :mod:`ui.format`.
+
+Uploads can be turned off (``build_app(rag, uploads=False)``; ``rag serve`` turns them off unless it
+listens on a loopback address or is given ``--allow-upload``). When on, uploaded articles get ids in
+their own namespace (``upload-<hash>-<name>``), so a visitor can add articles but never replace one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import re
 import shutil
 import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +32,7 @@ from rag.documents import SUPPORTED_SUFFIXES
 from rag.errors import RagError
 from rag.generation import Answer, SourcesEvent, TokenEvent
 from rag.pipeline import MAX_QUESTION_CHARS
-from ui import GENERATORS
+from ui import GENERATORS, uploads_allowed
 from ui import format as fmt
 
 if TYPE_CHECKING:
@@ -48,6 +55,10 @@ MAX_K = 10
 CHAT_CONCURRENCY = 4
 MAX_UPLOAD = "50mb"  # the library refuses larger files anyway (rag.documents.MAX_FILE_BYTES)
 UPLOADS_FOLDER = "uploads"  # under the index directory, so a rebuild can include what users added
+# Uploaded articles get ids "upload-<hash>-<name>" (RAG.add's id_namespace): never the id of another article.
+UPLOAD_NAMESPACE = "upload"
+_UPLOAD_DIGEST_CHARS = 12
+UPLOADS_OFF = "إضافة المقالات معطّلة على هذا الخادم."
 
 HEADER = (
     '<div class="brand" dir="rtl"><h1>سند</h1>'
@@ -93,36 +104,65 @@ def safe_upload_name(name: str) -> str | None:
     return base if Path(base).suffix.lower() in SUPPORTED_SUFFIXES else None
 
 
-def stage_uploads(files: Sequence[str | Path], folder: Path) -> tuple[list[Path], list[str]]:
-    """Copy uploaded files into ``folder`` under safe names; returns (stored paths, Arabic refusals).
+@dataclass
+class Staged:
+    """What :func:`stage_uploads` did."""
 
-    A file with the name of an earlier upload replaces it, so its article is updated rather than doubled.
+    paths: list[Path] = field(default_factory=list)  # the stored files, to index
+    created: list[Path] = field(default_factory=list)  # those of them that were not there before
+    refused: list[str] = field(default_factory=list)  # Arabic messages for files not stored
+
+
+def _file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:_UPLOAD_DIGEST_CHARS]
+
+
+def stage_uploads(files: Sequence[str | Path], folder: Path) -> Staged:
+    """Copy uploaded files into ``folder`` under safe names.
+
+    Each file goes to ``folder/<first 12 hex digits of its SHA-256>/<safe name>``: the same file uploaded
+    again lands on itself, and files that share a name but not their content never overwrite each other.
     """
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
-    staged: list[Path] = []
-    refused: list[str] = []
+    staged = Staged()
     for source in files:
         original = Path(source).name
         name = safe_upload_name(original)
-        target = (root / name).resolve() if name else None
-        if target is None or target.parent != root:
+        target = (root / _file_digest(source) / name).resolve() if name else None
+        if target is None or target.parent.parent != root:
             allowed = " ".join(SUPPORTED_SUFFIXES)
-            refused.append(f"{original}: اسم الملف أو نوعه غير مقبول (الأنواع المقبولة: {allowed})")
+            staged.refused.append(f"{original}: اسم الملف أو نوعه غير مقبول (الأنواع المقبولة: {allowed})")
             continue
-        if target in staged:
-            refused.append(f"{original}: رُفع الملف نفسه مرتين في الدفعة نفسها؛ أُخذت النسخة الأولى")
+        if target in staged.paths:
+            staged.refused.append(f"{original}: رُفع الملف نفسه مرتين في الدفعة نفسها؛ أُخذت النسخة الأولى")
             continue
-        shutil.copyfile(source, target)
-        staged.append(target)
-    return staged, refused
+        if not target.exists():
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(source, target)
+            staged.created.append(target)
+        staged.paths.append(target)
+    return staged
+
+
+def discard_uploads(paths: Sequence[Path]) -> None:
+    """Remove staged files (and their folder once empty): uploads that did not make it into the index."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # another file of the same content is still in the folder
+            path.parent.rmdir()
 
 
 class ChatHandlers:
     """The event handlers of one app; they share the pipeline and nothing else (state comes per call)."""
 
-    def __init__(self, rag: RAG | ServeClient) -> None:
+    def __init__(self, rag: RAG | ServeClient, *, uploads: bool = True) -> None:
         self.rag = rag
+        self.uploads = uploads  # whether visitors may add articles (checked here, not only in the page)
         self.uploads_dir = rag.index_dir / UPLOADS_FOLDER
         # The library locks the index on disk; this lock also keeps two uploads from racing on one name.
         self._add_lock = threading.Lock()
@@ -202,25 +242,34 @@ class ChatHandlers:
         files: list[str] | None,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 - Gradio injects progress by default value
     ) -> tuple[str, Any, Any]:
-        """Add uploaded article files to the index; returns (Arabic report, status line, cleared files)."""
+        """Add uploaded article files to the index; returns (Arabic report, status line, cleared files).
+
+        The articles get ids in the upload namespace, so they are added beside the indexed ones and never
+        replace one; files the library refuses are removed from the uploads folder again."""
+        if not self.uploads:
+            logger.warning("upload refused: uploads are off on this server")
+            return fmt.message_html(UPLOADS_OFF, error=True), gr.skip(), None
         if not files:
             notice = fmt.message_html("اختر ملفًا واحدًا على الأقل (txt أو md أو jsonl أو html).", error=True)
             return notice, gr.skip(), gr.skip()
         progress(0, desc="تجهيز الملفات…")
         with self._add_lock:
-            staged, refused = stage_uploads(files, self.uploads_dir)
-            if not staged:
-                return fmt.report_html(None, refused), gr.skip(), None
+            staged = stage_uploads(files, self.uploads_dir)
+            if not staged.paths:
+                return fmt.report_html(None, staged.refused), gr.skip(), None
             progress(0.1, desc="فهرسة المقالات…")
             try:
-                report = self.rag.add(staged, progress=True)
+                report = self.rag.add(staged.paths, progress=True, id_namespace=UPLOAD_NAMESPACE)
             except Exception as error:
+                discard_uploads(staged.created)  # none of them reached the index
                 if not isinstance(error, RagError):
-                    logger.exception("adding %d uploaded files failed", len(staged))
+                    logger.exception("adding %d uploaded files failed", len(staged.paths))
                 notice = " ".join(filter(None, [fmt.error_message(error), fmt.error_detail(error)]))
                 return fmt.message_html(notice, error=True), gr.skip(), gr.skip()
+            rejected = set(report.files_rejected)
+            discard_uploads([path for path in staged.created if str(path) in rejected])
         logger.info("upload: %s", report.summary())
-        return fmt.report_html(report, refused), self.status(), None
+        return fmt.report_html(report, staged.refused), self.status(), None
 
 
 def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
@@ -236,9 +285,10 @@ def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
         turn.state = "refused" if event.refused else "done"
 
 
-def build_app(rag: RAG | ServeClient) -> gr.Blocks:
-    """The page: chat and input on the right, sources beside them, settings and uploads in a sidebar."""
-    handlers = ChatHandlers(rag)
+def build_app(rag: RAG | ServeClient, *, uploads: bool = True) -> gr.Blocks:
+    """The page: chat and input on the right, sources beside them, settings and uploads in a sidebar.
+    With ``uploads=False`` the page has no upload box and the app no ``add_articles`` endpoint."""
+    handlers = ChatHandlers(rag, uploads=uploads)
     config = rag.config
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as app:
         turns = gr.State([])
@@ -284,15 +334,16 @@ def build_app(rag: RAG | ServeClient) -> gr.Blocks:
             k = gr.Slider(1, MAX_K, value=min(config.top_k, MAX_K), step=1, label="عدد المصادر (k)")
             generator = gr.Dropdown(list(GENERATORS), value=config.generator, label="مولّد الإجابة")
             status = gr.Textbox(label="الحالة", interactive=False, lines=4, rtl=True, elem_id="status")
-            gr.HTML('<h2 class="panel-title" dir="rtl">إضافة مقالات</h2>', js_on_load=None)
-            files = gr.File(
-                label="ملفات المقالات (txt، md، jsonl، html)",
-                file_count="multiple",
-                file_types=list(SUPPORTED_SUFFIXES),
-                elem_id="upload",
-            )
-            add = gr.Button("أضف إلى الفهرس", elem_id="add-articles")
-            report = gr.HTML(elem_id="upload-report", js_on_load=None)
+            if uploads:
+                gr.HTML('<h2 class="panel-title" dir="rtl">إضافة مقالات</h2>', js_on_load=None)
+                files = gr.File(
+                    label="ملفات المقالات (txt، md، jsonl، html)",
+                    file_count="multiple",
+                    file_types=list(SUPPORTED_SUFFIXES),
+                    elem_id="upload",
+                )
+                add = gr.Button("أضف إلى الفهرس", elem_id="add-articles")
+                report = gr.HTML(elem_id="upload-report", js_on_load=None)
 
         outputs = [question, chatbot, sources, turns, copy_text]
         settings = [mode, k, generator]
@@ -312,9 +363,14 @@ def build_app(rag: RAG | ServeClient) -> gr.Blocks:
         chatbot.clear(handlers.new_conversation, None, outputs, cancels=asked, **instant)
         new_chat.click(handlers.new_conversation, None, outputs, cancels=asked, **instant)
         copy.click(None, [copy_text], None, js=COPY_JS)
-        add.click(
-            handlers.upload, [files], [report, status, files], api_name="add_articles", concurrency_limit=1
-        )
+        if uploads:
+            add.click(
+                handlers.upload,
+                [files],
+                [report, status, files],
+                api_name="add_articles",
+                concurrency_limit=1,
+            )
         app.load(handlers.status, None, status, api_visibility="private")
     return app
 
@@ -360,26 +416,36 @@ def serve(
     engine: str = "local",
     replicas: int = 1,
     ray_address: str | None = None,
+    uploads: bool | None = None,
 ) -> None:
     """Load the index once and serve the app until interrupted. With ``engine="ray"`` the app answers
     through ``replicas`` Ray Serve replicas (each loads the index and models once, and warms up its own
-    generator) instead of a pipeline in this process."""
+    generator) instead of a pipeline in this process. ``uploads`` lets visitors add articles; None leaves
+    them on only on a loopback ``host`` without ``share`` (see :func:`ui.uploads_allowed`)."""
+    allowed = uploads_allowed(host, share=share, requested=uploads)
     overrides = {name: value for name, value in (("device", device), ("generator", generator)) if value}
     if engine == "ray":
         from rag.distributed import serve_replicas  # only here: a local app never imports Ray
 
         client = serve_replicas(index_dir, replicas=replicas, address=ray_address, **overrides)
         try:
-            _launch(client, host=host, port=port, share=share)
+            _launch(client, host=host, port=port, share=share, uploads=allowed)
         finally:
             client.close()  # the replicas stop with the app
         return
     rag = RAG.load(index_dir, **overrides)
     _warm_up(rag)
-    _launch(rag, host=host, port=port, share=share)
+    _launch(rag, host=host, port=port, share=share, uploads=allowed)
 
 
-def _launch(rag: RAG | ServeClient, *, host: str, port: int, share: bool) -> None:
+def _launch(rag: RAG | ServeClient, *, host: str, port: int, share: bool, uploads: bool) -> None:
     info = rag.info()
-    logger.info("serving %s (%d articles) on http://%s:%d", rag.index_dir, info["articles"], host, port)
-    launch_app(build_app(rag), host=host, port=port, share=share)
+    logger.info(
+        "serving %s (%d articles) on http://%s:%d, uploads %s",
+        rag.index_dir,
+        info["articles"],
+        host,
+        port,
+        "on" if uploads else "off",
+    )
+    launch_app(build_app(rag, uploads=uploads), host=host, port=port, share=share)
