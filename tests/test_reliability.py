@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO_ARTICLES, ROOT
+from conftest import DEMO_ARTICLES, REAL_MODELS_DIR, ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -506,9 +506,33 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+REAL_EMBEDDER = REAL_MODELS_DIR / "embeddinggemma-300m"
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "embedder",
+    [
+        "tiny",
+        # The fault of issue 13.1 lived in the default CPU runtime only (OpenVINO: "Infer Request is busy"),
+        # so the same 20 users also run against the real embedder as `rag serve` would load it.
+        pytest.param(
+            "default-runtime",
+            marks=[
+                pytest.mark.real_models,
+                pytest.mark.skipif(
+                    not REAL_EMBEDDER.is_dir(), reason="run `rag models fetch embeddinggemma-300m`"
+                ),
+            ],
+        ),
+    ],
+)
 def test_twenty_users_chat_at_once_through_the_api(
-    tiny_embedder: Path, demo_copy: Path, tmp_path: Path
+    embedder: str,
+    tiny_embedder: Path,
+    demo_copy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("gradio")
     from gradio_client import Client
@@ -526,8 +550,15 @@ def test_twenty_users_chat_at_once_through_the_api(
         "".join(json.dumps(company_record(i), ensure_ascii=False) + "\n" for i in range(USERS)),
         encoding="utf-8",
     )
-    build(tiny_embedder, [demo_copy, records], tmp_path / "index")
+    if embedder == "tiny":
+        build(tiny_embedder, [demo_copy, records], tmp_path / "index")
+    else:  # EmbeddingGemma with the runtime `auto` picks (OpenVINO on a CPU), export cached with the model
+        monkeypatch.setenv("RAG_MODELS_DIR", str(REAL_MODELS_DIR))
+        monkeypatch.delenv("RAG_EMBEDDING_RUNTIME")
+        RAG.build([records], index_dir=tmp_path / "index")
     rag = RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)
+    if embedder != "tiny":
+        assert rag.info()["embedder"]["runtime"] == "openvino"
     app = build_app(rag)
     port = free_port()
     launch_app(app, host="127.0.0.1", port=port, block=False)
