@@ -159,13 +159,28 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 _INSTRUCTION_LIKE = re.compile(
     "|".join(
         (
-            r"تجاهل\s+(?:جميع\s+|كل\s+)?(?:التعليمات|الاوامر|القواعد|ما سبق)",
-            r"(?:انس|انسي)\s+(?:التعليمات|الاوامر|القواعد)",
+            # An order to drop earlier instructions. The qualifier («السابقة», «أعلاه»…) is required, so news
+            # such as «اتهمت الهيئة الشركة بتجاهل القواعد التنظيمية» stays evidence.
+            r"(?<!\w)(?:تجاهل|اهمل|تخط|تجاوز|انس|انسي|الغ)\s+(?:جميع\s+|كل\s+)?"
+            r"(?:التعليمات|الاوامر|القواعد|التوجيهات|الارشادات)\s+(?:السابقه|الاصليه|اعلاه|المعطاه)",
+            r"(?<!\w)(?:تجاهل|اهمل|انس|انسي)\s+(?:كل\s+)?ما\s+(?:سبق|قيل|ورد)",
+            r"(?<!\w)لا\s+(?:تلتزم|تتبع|تطبق|تنفذ)\s+(?:ب)?(?:التعليمات|الاوامر|القواعد|التوجيهات)\s+"
+            r"(?:السابقه|الاصليه|اعلاه)",
+            r"ما\s+سبق\s+(?:لاغيا|لاغ|ملغي)",
+            r"(?<!\w)تعليماتك\s+(?:الجديده|هي)",
             r"تعليمات\s+(?:جديده|النظام)",
+            r"من\s+الان\s+(?:فصاعدا\s+)?انت\s+(?:مساعد|نموذج|روبوت)",
             r"(?:بصفتك|انت الان)\s+(?:مساعد|نموذج|سند)",
             r"(?:اكتب|قل|اجب)\s+(?:فقط|دايما|دائما)",
-            r"ignore\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier)\s+(?:instructions|prompts|rules)",
+            r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+)?"
+            r"(?:previous|prior|above|earlier|preceding|original)\s+"
+            r"(?:instructions|prompts?|rules|directions|guidance|messages)",
+            r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+)?(?:the\s+|your\s+)?"
+            r"(?:instructions|prompts?|directions|guidance)\b",
             r"disregard\s+(?:all\s+|the\s+)?(?:previous|prior|above)",
+            r"\bforget\s+(?:everything|all)\s+(?:you|that|above|before)",
+            r"\bfrom\s+now\s+on,?\s+you\b",
+            r"\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?(?:ai|assistant|model|llm|chatbot)\b",
             r"(?:new|updated)\s+(?:system\s+)?instructions",
             r"system\s+prompt|you\s+are\s+now|maintenance\s+mode|developer\s+mode",
             r"(?:^|\s)(?:system|assistant)\s*:",
