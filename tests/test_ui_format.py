@@ -311,8 +311,10 @@ def test_stage_uploads_copies_into_the_folder_and_refuses_the_rest(tmp_path: Pat
     bad = incoming / "tool.sh"
     bad.write_text("rm -rf /", encoding="utf-8")
     folder = tmp_path / "index" / "uploads"
-    staged, refused = stage_uploads([good, bad, good], folder)
-    assert staged == [(folder / "خبر.txt").resolve()]
-    assert staged[0].read_text(encoding="utf-8") == "نص"
-    assert len(refused) == 2 and refused[0].startswith("tool.sh:")
-    assert sorted(p.name for p in folder.iterdir()) == ["خبر.txt"]
+    staged = stage_uploads([good, bad, good], folder)
+    [stored] = staged.paths
+    assert stored.name == "خبر.txt" and stored.parent.parent == folder.resolve()  # folder/<digest>/name
+    assert staged.created == [stored] and stored.read_text(encoding="utf-8") == "نص"
+    assert len(staged.refused) == 2 and staged.refused[0].startswith("tool.sh:")
+    assert [p for p in folder.resolve().rglob("*") if p.is_file()] == [stored]
+    assert stage_uploads([good], folder).created == []  # the same file again is already there
