@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -485,8 +486,14 @@ class ServeClient:
         k: int | None = None,
         mode: RetrievalMode | None = None,
         generator: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        yield from self._handle.options(stream=True).stream.remote(question, history, k, mode, generator)
+        # An Event cannot cross to the replica; leaving the loop closes the remote stream instead, which
+        # Ray Serve turns into a cancellation of the replica's generator (and so of its model).
+        for event in self._handle.options(stream=True).stream.remote(question, history, k, mode, generator):
+            if cancel is not None and cancel.is_set():
+                return
+            yield event
 
     def add(
         self,

@@ -17,6 +17,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -630,9 +631,12 @@ class RAG:
         k: int | None = None,
         mode: RetrievalMode | None = None,
         generator: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer.
-        ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages."""
+        ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages.
+        Setting ``cancel`` (or closing the iterator) stops the generator: a request still waiting for the
+        model is dropped and a running one aborted, and the stream ends without an Answer."""
         started = time.perf_counter()
         question = clean_question(question)
         turns = clean_history(history)
@@ -654,11 +658,18 @@ class RAG:
         pieces: list[str] = []
         first_token = None
         if confident:
-            for piece in engine.stream(prompt, max_new_tokens=self.config.max_new_tokens):
-                if first_token is None:
-                    first_token = time.perf_counter()
-                pieces.append(piece)
-                yield TokenEvent(piece)
+            cancel = cancel if cancel is not None else threading.Event()
+            # closing(): when the consumer closes this stream the model stops too, instead of finishing alone.
+            with closing(
+                engine.stream(prompt, max_new_tokens=self.config.max_new_tokens, cancel=cancel)
+            ) as out:
+                for piece in out:
+                    if first_token is None:
+                        first_token = time.perf_counter()
+                    pieces.append(piece)
+                    yield TokenEvent(piece)
+            if cancel.is_set():
+                return
         raw = "".join(pieces) if confident else draft
         text, citations, refused = ground(raw, prompt.sources, prompt.language)
         finished = time.perf_counter()
@@ -694,9 +705,10 @@ class RAG:
         k: int | None = None,
         mode: RetrievalMode | None = None,
         generator: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> Answer:
         """Answer ``question`` with citations (the non-streaming form of :meth:`stream`)."""
-        for event in self.stream(question, history, k=k, mode=mode, generator=generator):
+        for event in self.stream(question, history, k=k, mode=mode, generator=generator, cancel=cancel):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("stream ended without an answer")  # pragma: no cover

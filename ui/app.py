@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import queue
 import re
 import shutil
 import threading
@@ -88,6 +89,9 @@ _UNSAFE_NAME_CHARS = re.compile(r"[^\w\-. ]")
 _MAX_NAME_BYTES = 200
 
 View = tuple[Any, list[dict[str, str]], str, list[fmt.Turn], str]
+HEARTBEAT_S = 0.5
+_FINISHED = object()  # the answer thread is done
+_UNCHANGED: View = (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())  # type: ignore[assignment]
 
 
 def safe_upload_name(name: str) -> str | None:
@@ -205,12 +209,39 @@ class ChatHandlers:
     def _stream(self, turns: list[fmt.Turn], mode: str, k: float, generator: str) -> Iterator[View]:
         turn = turns[-1]
         yield self._view(turns, question="")
+        cancel = threading.Event()
+        events: queue.Queue[Any] = queue.Queue()
+
+        def produce() -> None:
+            try:
+                for event in self.rag.stream(
+                    turn.question,
+                    fmt.history(turns[:-1]),
+                    k=int(k),
+                    mode=mode,
+                    generator=generator,
+                    cancel=cancel,
+                ):
+                    events.put(event)
+            except BaseException as error:  # shown to the user by the handler below
+                events.put(error)
+            finally:
+                events.put(_FINISHED)
+
+        # The answer is computed in its own thread and this handler wakes up at least every HEARTBEAT_S:
+        # Gradio can only close a handler between two yields, so a handler blocked while the model serves
+        # other users (or processes a prompt) could not be stopped. Closing it (Stop, «محادثة جديدة», a
+        # closed tab) sets ``cancel``: an answer still waiting for the model is dropped, a running one
+        # aborted.
+        threading.Thread(target=produce, name="chat-answer", daemon=True).start()
         try:
-            events = self.rag.stream(
-                turn.question, fmt.history(turns[:-1]), k=int(k), mode=mode, generator=generator
-            )
-            for event in events:
-                _apply(turn, event)
+            while (item := _next_event(events)) is not _FINISHED:
+                if item is None:
+                    yield _UNCHANGED
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                _apply(turn, item)
                 yield self._view(turns)
         except Exception as error:
             if not isinstance(error, RagError):
@@ -218,6 +249,8 @@ class ChatHandlers:
             turn.state = "error"
             turn.error, turn.error_detail = fmt.error_message(error), fmt.error_detail(error)
             yield self._view(turns)
+        finally:
+            cancel.set()
 
     @staticmethod
     def _view(turns: list[fmt.Turn], *, question: Any = None) -> View:
@@ -270,6 +303,14 @@ class ChatHandlers:
             discard_uploads([path for path in staged.created if str(path) in rejected])
         logger.info("upload: %s", report.summary())
         return fmt.report_html(report, staged.refused), self.status(), None
+
+
+def _next_event(events: queue.Queue[Any]) -> Any:
+    """The next item the answer thread produced, or ``None`` after HEARTBEAT_S without one."""
+    try:
+        return events.get(timeout=HEARTBEAT_S)
+    except queue.Empty:
+        return None
 
 
 def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
