@@ -39,9 +39,38 @@ class Citation:
         }
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence handed to the reader: from source ``[n]`` (``hits[n - 1]``), at ``start:end`` of that
+    hit's text, with the score that selected it."""
+
+    n: int
+    hit: Hit
+    start: int
+    end: int
+    score: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.hit.text[self.start : self.end]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "chunk_id": self.hit.chunk_id,
+            "article_id": self.hit.article.id,
+            "text": self.text,
+            "score": round(self.score, 4),
+        }
+
+
 @dataclass
 class Answer:
-    """A finished answer: text with inline ``[n]`` markers, its citations, and how it was produced."""
+    """A finished answer: text with inline ``[n]`` markers, its citations, and how it was produced.
+
+    ``short`` is the exact short answer (a date, number, name or reason phrase) copied verbatim from a cited
+    quote, or "" when the reader gave none (or refused); ``evidence`` lists the sentences the reader was
+    given, best first, so evaluation can tell a selection miss from a reading miss."""
 
     question: str
     text: str
@@ -52,12 +81,16 @@ class Answer:
     language: str = "ar"
     generator: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    short: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "text": self.text,
+            "short": self.short,
+            "evidence": [e.to_dict() for e in self.evidence],
             "citations": [c.to_dict() for c in self.citations],
             "refused": self.refused,
             "language": self.language,
