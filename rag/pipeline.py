@@ -34,6 +34,7 @@ from rag.errors import (
     ConfigError,
     DocumentError,
     GeneratorUnavailableError,
+    IndexCorruptError,
     IndexNotFoundError,
     QuestionError,
     RagError,
@@ -351,7 +352,19 @@ class RAG:
         store = _open_store(index_dir)
         if config is None:
             # Keep building with the settings the index was made with unless told otherwise.
-            config = Config(**{**_saved_index_settings(store), **overrides})
+            saved = _saved_index_settings(store)
+            try:
+                config = Config(**{**saved, **overrides})
+            except ValueError:  # ConfigError or pydantic's ValidationError: both are ValueErrors
+                if not saved:
+                    raise
+                config = Config(**overrides)  # still raises when the user's own settings are invalid
+                if not rebuild:
+                    raise IndexCorruptError(
+                        f"index at {store.root} is damaged: its recorded settings are invalid; rebuild it "
+                        f"with `rag index PATH --index-dir {store.root} --rebuild`"
+                    ) from None
+                logger.warning("invalid settings recorded in %s; rebuilding with defaults", store.root)
         else:
             config = cls._config(config, overrides)
         device = select_device(config.device)
