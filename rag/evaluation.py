@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from rag import metrics
+from rag import eval_stages, metrics
 from rag.errors import RagError, StaleIndexError
 
 if TYPE_CHECKING:
@@ -241,6 +241,7 @@ class AnswerScore:
     text: str
     refused: bool
     generator: str
+    short: str
     exact_match: float
     f1: float
     correct: float
@@ -253,12 +254,15 @@ class AnswerScore:
 
 @dataclass
 class ItemResult:
-    """Everything measured for one gold item; ``rankings`` holds the top distinct article ids per mode."""
+    """Everything measured for one gold item; ``rankings`` holds the top distinct article ids per mode,
+    ``passages`` whether each of the top chunks holds a gold answer (items with gold answers only)."""
 
     item: GoldItem
     rankings: dict[str, list[str]] = field(default_factory=dict)
+    passages: dict[str, list[bool]] = field(default_factory=dict)
     search_s: dict[str, float] = field(default_factory=dict)
     answer: AnswerScore | None = None
+    funnel: eval_stages.Funnel | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -283,6 +287,9 @@ def _evaluate_item(rag: RAG, item: GoldItem, answers: bool) -> ItemResult:
             continue
         result.search_s[mode] = time.perf_counter() - started
         result.rankings[mode] = metrics.dedupe(hit.article.id for hit in hits)[:MAX_K]
+        if item.answers:
+            texts = (hit.text for hit in hits[: eval_stages.PASSAGE_DEPTH])
+            result.passages[mode] = eval_stages.answer_flags(texts, item.answers)
     if answers:
         try:
             answer = rag.ask(item.question, history=list(item.history))
@@ -290,15 +297,16 @@ def _evaluate_item(rag: RAG, item: GoldItem, answers: bool) -> ItemResult:
             result.errors.append(f"ask: {error}")
         else:
             result.answer = score_answer(answer, item)
+            if item.answerable and item.answers:
+                result.funnel = eval_stages.answer_funnel(
+                    rag, item.retrieval_query, item.answers, answer, result.errors
+                )
     return result
 
 
 def score_answer(answer: Answer, item: GoldItem) -> AnswerScore:
     """Score an answer: overlap with the gold answers, its citations, and whether it refused."""
-    # Imported here: the CLI imports this module to build its parser, and generation pulls in the chunker.
-    from rag.generation import REFUSAL_AR, REFUSAL_EN
-
-    text = metrics.answer_text(answer.text, (REFUSAL_AR, REFUSAL_EN))
+    text = eval_stages.scored_text(answer)
     valid = sum(
         metrics.citation_valid(c.quote, c.article.text, c.start, c.end, _source_text(answer, c.n, c.chunk_id))
         for c in answer.citations
@@ -307,6 +315,7 @@ def score_answer(answer: Answer, item: GoldItem) -> AnswerScore:
         text=answer.text,
         refused=answer.refused,
         generator=answer.generator,
+        short=answer.short,
         exact_match=metrics.exact_match(text, item.answers),
         f1=metrics.token_f1(text, item.answers),
         correct=metrics.contains_answer(text, item.answers),
@@ -351,6 +360,9 @@ def retrieval_metrics(results: Sequence[ItemResult]) -> dict[str, dict[str, Any]
         scores["recall_curve"] = [
             metrics.mean(metrics.recall_at_k(r, gold, k) for r, gold in ranked) for k in range(1, MAX_K + 1)
         ]
+        scores["passages"] = eval_stages.passage_scores(
+            [r.passages[mode] for r in results if mode in r.passages]
+        )
         summary[mode] = scores
     return summary
 
@@ -375,6 +387,7 @@ def answer_metrics(results: Sequence[ItemResult]) -> dict[str, Any]:
         "citations": citations,
         "sources_recall": metrics.mean(a.sources_recall for a in good),
         "generators": sorted({a.generator for a in every}),
+        "funnel": eval_stages.funnel_metrics([r.funnel for r in results if r.funnel is not None]),
     }
 
 
@@ -465,6 +478,7 @@ def item_record(result: ItemResult) -> dict[str, Any]:
         "retrieval": {
             mode: {
                 "ranks": metrics.relevant_ranks(ranking, item.article_ids, MAX_K),
+                "passage_ranks": eval_stages.passage_ranks(result.passages.get(mode, [])),
                 "seconds": round(result.search_s[mode], 5),
             }
             for mode, ranking in result.rankings.items()
@@ -472,6 +486,8 @@ def item_record(result: ItemResult) -> dict[str, Any]:
     }
     if result.answer is not None:
         record["answer"] = asdict(result.answer)
+    if result.funnel is not None:
+        record["funnel"] = asdict(result.funnel)
     if result.errors:
         record["errors"] = result.errors
     return record
@@ -540,10 +556,14 @@ def summary_tables(report: dict[str, Any]) -> str:
             + " | ".join(_fmt(c) for c in cells)
             + f" | {_ms(search[mode]['p50'])} | {_ms(search[mode]['p95'])} |"
         )
+    passages = eval_stages.passage_table(report["retrieval"])
+    lines += ["", *passages] if passages else []
     answers = report.get("answers")
     if answers:
         lines += ["", "| answers | value |", "|---|---:|"]
-        lines += [f"| {key} | {_fmt(value)} |" for key, value in answers.items() if key != "generators"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in answers.items() if k not in ("generators", "funnel")]
+        if answers.get("funnel"):
+            lines += ["", *eval_stages.funnel_table(answers["funnel"])]
         lines += ["", "| answer stage | p50 | p95 | mean |", "|---|---:|---:|---:|"]
         for stage, spread in report["cost"].get("answer", {}).items():
             lines.append(
@@ -589,7 +609,7 @@ def report_markdown(report: dict[str, Any], plots: Sequence[str]) -> str:
         "",
         *(f"![{Path(p).stem}]({p})" for p in plots),
         "",
-        _NOTES,
+        _NOTES + eval_stages.NOTES,
     ]
     if report["errors"]:
         lines += ["## Errors", "", *(f"- `{e['id']}`: {e['message']}" for e in report["errors"][:50])]

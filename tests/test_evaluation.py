@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
@@ -183,6 +184,10 @@ def test_retrieval_eval_end_to_end(
         assert 0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1
         assert 0 <= scores["mrr@10"] <= 1 and 0 <= scores["ndcg@10"] <= 1
         assert len(scores["recall_curve"]) == 10
+        passages = scores["passages"]  # chunk level: a gold answer string inside the chunk
+        assert passages["items"] == 4, mode
+        assert 0 <= passages["hit@1"] <= passages["hit@3"] <= passages["hit@5"] <= passages["hit@10"] <= 1
+        assert passages["hit@1"] <= passages["mrr@10"] <= passages["hit@10"]
     # Dense search ranks every chunk of the 5-article corpus, so each gold article is within the top 5.
     assert report["retrieval"]["dense"]["recall@5"] == 1.0
     assert report["retrieval"]["hybrid"]["recall@5"] == 1.0
@@ -197,8 +202,11 @@ def test_retrieval_eval_end_to_end(
     assert [record["id"] for record in records] == list(TINY_IDS)
     follow_up = records[3]
     assert follow_up["follow_up"] and follow_up["retrieval"]["dense"]["ranks"]
+    assert all("passage_ranks" in r for record in records for r in record["retrieval"].values())
+    assert records[4]["retrieval"]["dense"]["passage_ranks"] == []  # unanswerable: no gold string
     assert report["errors"] == []
-    assert "# Evaluation: tiny (retrieval)" in (out / "report.md").read_text(encoding="utf-8")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "# Evaluation: tiny (retrieval)" in markdown and "| passages | items | P@1 |" in markdown
     for png in ("recall_at_k.png", "latency.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -231,7 +239,10 @@ def test_stale_default_index_is_rebuilt_but_a_given_one_is_not(
     [manifest] = index_dir.glob("gen-*/manifest.json")
     data = json.loads(manifest.read_text(encoding="utf-8"))
     data["fingerprint"]["normalization_version"] = "0"  # as if built by an older release
-    manifest.write_text(json.dumps(data), encoding="utf-8")
+    raw = json.dumps(data).encode()
+    manifest.write_bytes(raw)
+    # A consistent checksum: the index is old, not damaged (a mismatch would be IndexCorruptError).
+    (manifest.parent / "manifest.sha256").write_text(hashlib.sha256(raw).hexdigest() + "\n", encoding="ascii")
     with pytest.raises(StaleIndexError):
         rag_eval(*args, "--index-dir", str(index_dir))
     assert rag_eval(*args) == 0
@@ -256,6 +267,7 @@ def test_compare_prints_deltas_and_setup_differences(
     report_b = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
     report_b["retrieval"]["bm25"]["recall@1"] = report_b["retrieval"]["bm25"]["recall@1"] - 0.25
     report_b["setup"]["config"]["rrf_k"] = 10
+    del report_b["retrieval"]["hybrid"]["passages"]  # as written before passage metrics existed
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "report.json").write_text(json.dumps(report_b), encoding="utf-8")
     capsys.readouterr()
@@ -268,6 +280,11 @@ def test_compare_prints_deltas_and_setup_differences(
         for line in printed.splitlines()
     )
     assert "retrieval.hybrid.mrr@10" in printed
+    # A metric only one report has is listed without a delta.
+    assert any(
+        line.startswith("retrieval.hybrid.passages.hit@1 ") and line.endswith("–")
+        for line in printed.splitlines()
+    )
     assert "setup.config.rrf_k: 60 -> 10" in printed
     (tmp_path / "other.json").write_text('{"schema": 0}', encoding="utf-8")
     with pytest.raises(RagError, match="not a `rag eval` report"):
@@ -298,6 +315,10 @@ def test_answer_eval_end_to_end(
         assert 0 <= answers[key] <= 1, key
     assert answers["exact_match"] <= answers["token_f1"]
     assert answers["generators"]
+    funnel = answers["funnel"]
+    assert funnel["items"] == 4 and funnel["correct"] == answers["correct"]
+    assert (funnel["em_text"], funnel["f1_text"]) == (answers["exact_match"], answers["token_f1"])
+    assert 0 <= funnel["passage_recall@1"] <= funnel["passage_recall@3"] <= funnel["passage_recall@8"] <= 1
     if answers["citations"]:
         # The extractive generator quotes sentences of its sources verbatim.
         assert answers["citation_validity"] == 1.0
@@ -322,5 +343,9 @@ def test_answer_eval_end_to_end(
         "timings",
     } <= set(item)
     assert "retrieval" in records[0]  # answer mode includes the retrieval metrics
-    assert "| correct |" in (out / "report.md").read_text(encoding="utf-8")
+    assert "short" in item
+    assert {"passages", "sources", "evidence_any", "evidence_top1", "f1_short"} <= set(records[0]["funnel"])
+    assert "funnel" not in records[4]  # the unanswerable item
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| correct |" in markdown and "| answer funnel (4 answerable) |" in markdown
     assert (out / "latency.png").is_file()
