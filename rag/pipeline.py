@@ -25,6 +25,9 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
+from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
+from rag.answering.short import short_prompt
 from rag.chunking import Chunker
 from rag.config import MAX_TOP_K, RETRIEVAL_MODES, SAVED_FIELDS, Config, RetrievalMode, short_repr
 from rag.devices import DeviceChoice, select_device
@@ -49,9 +52,6 @@ from rag.generation import (
     SourcesEvent,
     TokenEvent,
     TransformersGenerator,
-    build_prompt,
-    ground,
-    refusal_text,
 )
 from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
@@ -62,6 +62,8 @@ from rag.vector_index import choose_index_type
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# The refusal rule's lexical coverage looks at the best-retrieved hits only (as tuned).
+REFUSAL_SOURCES = 3
 # Ids of articles added with an id namespace: "<namespace>-<ID_DIGEST_CHARS hex>-<name>".
 ID_DIGEST_CHARS = 12
 _MAX_ID_NAME_CHARS = 80
@@ -624,12 +626,19 @@ class RAG:
         }
 
     def warm_up(self) -> None:
-        """Load the generator and run the constant prompt prefix (system prompt and worked examples) once,
-        so that llama.cpp's prompt cache makes the first real question as fast as later ones."""
+        """Load the generator and run the constant prompt prefix (the short-answer instructions and worked
+        examples) once, so llama.cpp's prompt cache makes the first real question as fast as later ones."""
         engine = self.generator()
-        prompt = build_prompt("مرحبا", [], context_chars=self.config.context_chars)
-        for _ in engine.stream(prompt, max_new_tokens=1):
+        for _ in engine.stream(short_prompt("مرحبا", "مرحبا بكم"), max_new_tokens=1):
             pass
+
+    def refusal_rule(self) -> RefusalRule:
+        """When to refuse before reading (see :mod:`rag.answering.refusal`): an explicit ``min_relevance``
+        is a plain cosine threshold; the calibrated default embedder uses the rule tuned on XQuAD-ar and
+        ARCD; an uncalibrated embedder never refuses on retrieval alone."""
+        if self.config.min_relevance is not None:
+            return RefusalRule(threshold=self.config.min_relevance)
+        return DEFAULT_RULE if self.config.refusal_threshold() > 0 else RefusalRule(threshold=0.0)
 
     def relevance(self, question: str) -> float:
         """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early."""
@@ -645,70 +654,36 @@ class RAG:
         mode: RetrievalMode | None = None,
         generator: str | None = None,
         cancel: threading.Event | None = None,
+        attempt: int = 0,
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer.
         ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages.
         Setting ``cancel`` (or closing the iterator) stops the generator: a request still waiting for the
-        model is dropped and a running one aborted, and the stream ends without an Answer."""
+        model is dropped and a running one aborted, and the stream ends without an Answer. ``attempt`` > 0
+        (a retry) answers from the next-best evidence sentence instead of the same one."""
         started = time.perf_counter()
         question = clean_question(question)
         turns = clean_history(history)
         k, mode = self._k(k), self._mode(mode)
         standalone = standalone_question(question, turns)
         hits = self.retriever.search(standalone, k=k, mode=mode)
-        hits = hits[: self.config.max_sources]
-        prompt = build_prompt(
-            question, hits, context_chars=self.config.context_chars, history=turns, search_question=standalone
-        )
         relevance = self.relevance(standalone)
-        confident = bool(hits) and relevance >= self.config.refusal_threshold()
-        extractive = ExtractiveGenerator()
-        draft = "".join(extractive.stream(prompt)) if confident else refusal_text(prompt.language)
-        retrieved = time.perf_counter()
-        yield SourcesEvent(hits=hits, draft=draft)
-
-        engine = self.generator(generator) if confident else extractive
-        pieces: list[str] = []
-        first_token = None
-        if confident:
-            cancel = cancel if cancel is not None else threading.Event()
-            # closing(): when the consumer closes this stream the model stops too, instead of finishing alone.
-            with closing(
-                engine.stream(prompt, max_new_tokens=self.config.max_new_tokens, cancel=cancel)
-            ) as out:
-                for piece in out:
-                    if first_token is None:
-                        first_token = time.perf_counter()
-                    pieces.append(piece)
-                    yield TokenEvent(piece)
-            if cancel.is_set():
-                return
-        raw = "".join(pieces) if confident else draft
-        text, citations, refused = ground(raw, prompt.sources, prompt.language)
-        finished = time.perf_counter()
-        generate_s = finished - retrieved
-        decode_s = finished - first_token if first_token else 0.0
-        tokens = len(pieces)
-        yield Answer(
+        signals = signals_for(standalone, hits[:REFUSAL_SOURCES], relevance)
+        confident = bool(hits) and not should_refuse(signals, self.refusal_rule())
+        request = AnswerRequest(
             question=question,
-            text=text,
-            citations=citations,
-            refused=refused,
             hits=hits,
             standalone_question=standalone,
-            language=prompt.language,
-            generator=engine.name if confident else "retrieval-threshold",
-            timings={
-                "retrieve_s": retrieved - started,
-                "first_token_s": (first_token or finished) - started,
-                "generate_s": generate_s,
-                "total_s": finished - started,
-                "tokens": float(tokens),
-                # Decoding speed: pieces after the first over the time after the first.
-                "tokens_per_s": (tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else 0.0,
-                "relevance": relevance,
-            },
+            confident=confident,
+            attempt=attempt,
+            budget_chars=self.config.context_chars,
+            timings={"retrieve_s": time.perf_counter() - started, "relevance": relevance},
         )
+        # closing(): when the consumer closes this stream the reader stops too, instead of finishing alone.
+        with closing(
+            answer_stream(request, lambda: self.generator(generator), cancel=cancel, started=started)
+        ) as events:
+            yield from events
 
     def ask(
         self,
@@ -719,9 +694,12 @@ class RAG:
         mode: RetrievalMode | None = None,
         generator: str | None = None,
         cancel: threading.Event | None = None,
+        attempt: int = 0,
     ) -> Answer:
         """Answer ``question`` with citations (the non-streaming form of :meth:`stream`)."""
-        for event in self.stream(question, history, k=k, mode=mode, generator=generator, cancel=cancel):
+        for event in self.stream(
+            question, history, k=k, mode=mode, generator=generator, cancel=cancel, attempt=attempt
+        ):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("stream ended without an answer")  # pragma: no cover

@@ -24,6 +24,7 @@ class GGUFGenerator:
     """
 
     name = "gguf"
+    constrained = True  # honours a GBNF grammar (see rag.answering.spans)
 
     def __init__(self, model_path: str, *, threads: int, n_ctx: int = 4096, gpu_layers: int = 0) -> None:
         try:
@@ -48,15 +49,23 @@ class GGUFGenerator:
         self._lock = threading.Lock()  # one llama.cpp slot: requests are served one at a time
 
     def stream(
-        self, prompt: Prompt, *, max_new_tokens: int, cancel: threading.Event | None = None
+        self,
+        prompt: Prompt,
+        *,
+        max_new_tokens: int,
+        cancel: threading.Event | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        request = {
+        """Stream the answer to ``prompt``; under a GBNF ``grammar`` llama.cpp writes only what it allows."""
+        request: dict[str, Any] = {
             "messages": prompt.messages,
             "max_tokens": max_new_tokens,
             "temperature": 0.0,
             "stream": True,
             "cache_prompt": True,
         }
+        if grammar is not None:
+            request["grammar"] = grammar
         pieces: queue.Queue[str | BaseException | None] = queue.Queue()
         cancelled = cancel if cancel is not None else threading.Event()
 

@@ -1,0 +1,85 @@
+"""The short answer: the exact phrase inside the chosen evidence sentence that answers the question (a date,
+number, name, place or reason), copied verbatim.
+
+With a reader that honours grammars (the GGUF model) the phrase is chosen by the model under
+:func:`rag.answering.spans.span_grammar`, so it can only copy; any other reader's output is accepted only if
+it is a verbatim span; without a model, a date or a number is taken for «متى»/«كم» questions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from rag.answering.prompt import Prompt
+from rag.answering.spans import locate_span, span_grammar
+from rag.normalize import normalize_arabic
+
+MAX_SHORT_WORDS = 10
+
+SHORT_SYSTEM = (
+    "انسخ من الجملة حرفيًا أقصر عبارة تجيب عن السؤال: اسم أو تاريخ أو رقم أو مكان أو سبب. "
+    "لا تكرر كلمات السؤال ولا تضف شيئًا من عندك."
+)
+# Worked examples in the constant prefix (cached by llama.cpp): the phrase, not the sentence.
+SHORT_EXAMPLES = (
+    (
+        "الجملة: أعلنت شركة سامسونج أنها ستفتتح مصنعًا جديدًا للرقائق في ولاية تكساس عام 2026.\n"
+        "السؤال: أين ستفتتح سامسونج مصنعها الجديد؟",
+        "ولاية تكساس",
+    ),
+    (
+        "الجملة: وقالت الشركة إن الإطلاق تأجل بسبب نقص الرقائق المتقدمة في السوق.\n"
+        "السؤال: لماذا تأجل الإطلاق؟",
+        "نقص الرقائق المتقدمة في السوق",
+    ),
+    (
+        "الجملة: The company said it hired 1,200 engineers in Cairo last year.\n"
+        "السؤال: How many engineers did the company hire?",
+        "1,200",
+    ),
+)
+
+_MONTH = "يناير|فبراير|مارس|أبريل|ابريل|إبريل|مايو|يونيو|يوليو|أغسطس|اغسطس|سبتمبر|أكتوبر|اكتوبر|نوفمبر|ديسمبر"
+_DAY = "السبت|الأحد|الاحد|الاثنين|الإثنين|الثلاثاء|الأربعاء|الاربعاء|الخميس|الجمعة"
+_DATE = re.compile(
+    rf"(?:(?:يوم\s+)?(?:{_DAY})\s*)?(?:\d{{1,2}}\s+)?(?:(?:شهر\s+)?(?:{_MONTH})(?:\s+(?:الماضي|المقبل))?)"
+    rf"(?:\s+(?:من\s+)?(?:عام\s+)?\d{{4}})?|(?:يوم\s+)?(?:{_DAY})(?:\s+(?:الماضي|المقبل))?|(?:عام\s+)?(?:1[89]|20)\d\d"
+)
+_NUMBER = re.compile(
+    r"(?<![\w.])\d[\d.,٬٫]*(?:\s+(?:ألف|آلاف|مليون|ملايين|مليار|مليارات|في المئة|بالمئة|%))?"
+)
+_ASKS_WHEN = re.compile(r"(^|\s)[وف]?(متي|امتي|when)(\s|$)")
+_ASKS_HOW_MANY = re.compile(r"(^|\s)[وف]?(كم|how many|how much)(\s|$)")
+
+
+def rule_span(question: str, sentence: str) -> tuple[int, int] | None:
+    """A date for «متى» and a number for «كم» questions, found in ``sentence`` without a model."""
+    asked = normalize_arabic(question)
+    pattern = _DATE if _ASKS_WHEN.search(asked) else _NUMBER if _ASKS_HOW_MANY.search(asked) else None
+    match = pattern.search(sentence) if pattern else None
+    return match.span() if match else None
+
+
+def short_prompt(question: str, sentence: str) -> Prompt:
+    messages = [{"role": "system", "content": SHORT_SYSTEM}]
+    for user, assistant in SHORT_EXAMPLES:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    messages.append({"role": "user", "content": f"الجملة: {sentence}\nالسؤال: {question}"})
+    return Prompt(question=question, language="ar", sources=[], messages=messages)
+
+
+def short_span(
+    question: str, sentence: str, reader: Any, *, cancel: threading.Event | None = None
+) -> tuple[int, int] | None:
+    """Offsets in ``sentence`` of its phrase that answers ``question``, or None."""
+    if reader is None or reader.name == "extractive":
+        return rule_span(question, sentence)
+    prompt = short_prompt(question, sentence)
+    if getattr(reader, "constrained", False):
+        grammar = span_grammar(sentence, MAX_SHORT_WORDS)
+        written = "".join(reader.stream(prompt, max_new_tokens=48, cancel=cancel, grammar=grammar))
+    else:
+        written = "".join(reader.stream(prompt, max_new_tokens=48, cancel=cancel))
+    return locate_span(sentence, written) or rule_span(question, sentence)

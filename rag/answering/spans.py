@@ -1,0 +1,78 @@
+"""Spans of a sentence: a llama.cpp grammar whose only outputs are verbatim word spans of one sentence, and
+the mapping of what the model wrote back to offsets in that sentence.
+
+A small model asked to "quote the answer" paraphrases, restates the question or runs on; under this grammar
+it can only copy a contiguous run of at most ``max_words`` words (the last one without its trailing
+punctuation), so whatever it writes is a verbatim quote.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"\S+")
+# Punctuation a span should not end with (Arabic comma/semicolon/question mark included) and quotes.
+_TRAILING = "،,.:;؛!?؟»«\"'()[]-–—"
+
+
+@dataclass(frozen=True)
+class Word:
+    start: int
+    end: int  # end of the word as written
+    core_end: int  # end without trailing punctuation (equal to ``start`` for a word that is all punctuation)
+
+
+def words_of(sentence: str) -> list[Word]:
+    """The words of ``sentence``; a bare punctuation mark (a dash, a lone quote) joins the word before it."""
+    found: list[Word] = []
+    for match in _WORD.finditer(sentence):
+        core = match.group().rstrip(_TRAILING)
+        if not core and found:
+            previous = found[-1]
+            found[-1] = Word(previous.start, match.end(), previous.core_end)
+        elif core:
+            found.append(Word(match.start(), match.end(), match.start() + len(core)))
+    return found
+
+
+def _literal(text: str) -> str:
+    # GBNF string literals use JSON-style escapes.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def span_grammar(sentence: str, max_words: int = 10) -> str:
+    """A GBNF grammar: exactly one span of 1..``max_words`` consecutive words of ``sentence``.
+
+    Rule ``w{k}r{r}`` produces a span that starts at word k with at most r words: either word k alone (its
+    core, no trailing punctuation) or word k as written, a space, and a span starting at k+1 with r-1 words.
+    """
+    words = words_of(sentence)
+    if not words:
+        raise ValueError("the sentence has no words to quote")
+    rules: list[str] = []
+    for k, word in enumerate(words):
+        full, core = sentence[word.start : word.end], sentence[word.start : word.core_end]
+        for remaining in range(max_words, 0, -1):
+            options = [_literal(core)]
+            if remaining > 1 and k + 1 < len(words):
+                options.append(f"{_literal(full + ' ')} w{k + 1}r{remaining - 1}")
+            rules.append(f"w{k}r{remaining} ::= " + " | ".join(options))
+    starts = " | ".join(f"w{k}r{max_words}" for k in range(len(words)))
+    return f"root ::= {starts}\n" + "\n".join(rules)
+
+
+def locate_span(sentence: str, produced: str) -> tuple[int, int] | None:
+    """Offsets in ``sentence`` of the span the model wrote under :func:`span_grammar`, or None when
+    ``produced`` is not such a span (then it must not be shown as a quote)."""
+    produced = produced.strip()
+    if not produced:
+        return None
+    for word in words_of(sentence):
+        if sentence.startswith(produced, word.start):
+            end = word.start + len(produced)
+            # The span must end at a word boundary: the end of a word's core or of the word as written.
+            if any(end in (w.core_end, w.end) for w in words_of(sentence)):
+                return word.start, end
+    return None
