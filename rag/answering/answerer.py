@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
 from rag.answering.prompt import refusal_text
 from rag.answering.scoring import SentenceScorer
@@ -117,9 +118,16 @@ def answer_stream(
     chosen = evidence[request.attempt % len(evidence)]
     text = answer_sentence(chosen)
     yield SourcesEvent(hits=hits, draft=text)
+    reader = load_reader()
+    if language == "en" and getattr(reader, "name", "extractive") != "extractive":
+        # Rendered in full before it is shown: a rendering that fails its checks is never displayed.
+        english = "".join(render_english(chosen.text, reader, cancel=cancel)).strip()
+        if cancel is not None and cancel.is_set():
+            return
+        if faithful(chosen.text, english):
+            text = f"{english} [{chosen.n}]"
     timings["first_token_s"] = time.perf_counter() - started
     yield TokenEvent(text)
-    reader = load_reader()
     span = short_span(question, chosen.text, reader, cancel=cancel)
     if cancel is not None and cancel.is_set():
         return

@@ -16,6 +16,9 @@ from rag.errors import GeneratorUnavailableError
 logger = logging.getLogger(__name__)
 
 
+PROMPT_CACHE_SLOTS = 2
+
+
 class GGUFGenerator:
     """A GGUF chat model on llama.cpp (xllamacpp): the CPU default.
 
@@ -36,7 +39,11 @@ class GGUFGenerator:
         params = xllamacpp.CommonParams()
         params.model.path = model_path
         params.n_ctx = n_ctx
-        params.n_parallel = 1
+        # Requests are still served one at a time (self._lock); the slots exist for llama.cpp's prompt cache:
+        # the short-answer and the English prompts each keep their constant prefix in a slot of their own
+        # (a slot is picked by prompt similarity) instead of evicting each other. n_ctx is shared among them.
+        params.n_parallel = PROMPT_CACHE_SLOTS
+        params.verbosity = 0  # llama.cpp's default logs every request's timings to stderr
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.n_gpu_layers = gpu_layers
