@@ -1,0 +1,195 @@
+"""The evidence-first answer stages (issue 14): span grammar and span location, the short answer (rules, a
+fake reader, and the real small GGUF under the grammar), the answer stream (verbatim cited sentence, retry
+takes the next evidence, refusal without lexical support, English renderings checked before display)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REAL_MODELS_DIR
+
+from rag import RAG
+from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.english import faithful
+from rag.answering.prompt import REFUSAL_AR, Prompt
+from rag.answering.short import rule_span, short_span
+from rag.answering.spans import locate_span, span_grammar, words_of
+from rag.answering.types import Answer, SourcesEvent, TokenEvent
+
+SENTENCE = 'قالت الصحيفة يوم الخميس، نقلًا عن ثلاثة مصادر، إن "ديب سيك" أجلت إطلاق R2 إلى مايو.'
+SMALL_GGUF = REAL_MODELS_DIR / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+# -- spans ------------------------------------------------------------------------------------------------
+
+
+def test_words_keep_offsets_and_split_off_trailing_punctuation() -> None:
+    words = words_of(SENTENCE)
+    assert SENTENCE[words[3].start : words[3].end] == "الخميس،"
+    assert SENTENCE[words[3].start : words[3].core_end] == "الخميس"
+    assert SENTENCE[words[-1].start : words[-1].core_end] == "مايو"
+
+
+def test_span_grammar_has_one_start_per_word_and_caps_the_length() -> None:
+    grammar = span_grammar(SENTENCE, max_words=3)
+    root = grammar.splitlines()[0]
+    assert root.count("r3") == len(words_of(SENTENCE))
+    assert "r4" not in grammar  # no span longer than 3 words
+    assert '"الخميس"' in grammar and '"الخميس، "' in grammar  # a span may end before the comma
+    with pytest.raises(ValueError):
+        span_grammar(" ، ")
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("يوم الخميس", "يوم الخميس"),
+        ("الخميس، نقلًا", "الخميس، نقلًا"),
+        ("مايو", "مايو"),
+        ("ثلاثة مصادر", "ثلاثة مصادر"),
+    ],
+)
+def test_locate_span_maps_written_text_to_offsets(written: str, expected: str) -> None:
+    span = locate_span(SENTENCE, written)
+    assert span is not None and SENTENCE[span[0] : span[1]] == expected
+
+
+@pytest.mark.parametrize("written", ["", "الصحي", "يوم الجمعة", "ثلاثة  مصادر كثيرة"])
+def test_locate_span_refuses_anything_but_a_verbatim_word_span(written: str) -> None:
+    assert locate_span(SENTENCE, written) is None
+
+
+# -- the short answer --------------------------------------------------------------------------------------
+
+
+def test_rules_find_a_date_for_when_and_a_number_for_how_many() -> None:
+    when = rule_span("متى ستطلق ديب سيك R2؟", SENTENCE)
+    assert when is not None and SENTENCE[when[0] : when[1]] in ("يوم الخميس", "مايو")
+    sentence = "وظفت الشركة 1,200 مهندس في القاهرة عام 2024."
+    count = rule_span("كم مهندسًا وظفت الشركة؟", sentence)
+    assert count is not None and sentence[count[0] : count[1]] == "1,200"
+    assert rule_span("من أسس الشركة؟", sentence) is None  # no rule for names
+
+
+class ScriptedReader:
+    """A reader that writes a fixed text and records what it was asked."""
+
+    name = "scripted"
+
+    def __init__(self, text: str, *, constrained: bool) -> None:
+        self.text, self.constrained = text, constrained
+        self.calls: list[dict[str, Any]] = []
+
+    def stream(self, prompt: Prompt, *, max_new_tokens: int, **options: Any) -> Iterator[str]:
+        self.calls.append({"prompt": prompt, **options})
+        yield self.text
+
+
+def test_a_constrained_reader_gets_the_span_grammar() -> None:
+    reader = ScriptedReader("ثلاثة مصادر", constrained=True)
+    span = short_span("كم مصدرًا؟", SENTENCE, reader)
+    assert span is not None and SENTENCE[span[0] : span[1]] == "ثلاثة مصادر"
+    assert "grammar" in reader.calls[0] and '"مصادر"' in reader.calls[0]["grammar"]
+
+
+def test_free_text_that_is_not_a_verbatim_span_is_never_the_short_answer() -> None:
+    reader = ScriptedReader("ثلاث جهات مطلعة", constrained=False)  # a paraphrase
+    assert short_span("من أين جاء الخبر؟", SENTENCE, reader) is None
+    assert "grammar" not in reader.calls[0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not SMALL_GGUF.is_file(), reason="run `rag models fetch qwen2.5-coder-0.5b-instruct-q4_k_m`"
+)
+def test_the_real_gguf_reader_can_only_copy_under_the_grammar() -> None:
+    pytest.importorskip("xllamacpp")
+    from rag.answering.readers.gguf import GGUFGenerator
+
+    reader = GGUFGenerator(str(SMALL_GGUF), threads=2, n_ctx=2048)
+    for question in (
+        "في أي يوم نشرت الصحيفة الخبر؟",
+        "إلى متى أجلت ديب سيك R2؟",
+        "كم مصدرًا نقلت عنه الصحيفة؟",
+    ):
+        written = "".join(
+            reader.stream(
+                Prompt(question, "ar", [], [{"role": "user", "content": f"{SENTENCE}\n{question}"}]),
+                max_new_tokens=48,
+                grammar=span_grammar(SENTENCE),
+            )
+        )
+        assert locate_span(SENTENCE, written) is not None, written  # whatever the 0.5B model picks
+
+
+# -- the answer stream -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rag(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> RAG:
+    RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
+    return RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)
+
+
+def test_answer_text_is_a_cited_verbatim_sentence_of_its_source(rag: RAG) -> None:
+    answer = rag.ask("متى كان مقررا إطلاق R2 قبل التأجيل؟")
+    assert not answer.refused and answer.evidence and len(answer.citations) == 1
+    citation = answer.citations[0]
+    assert answer.text == f"{citation.quote} [{citation.n}]"
+    assert citation.article.text[citation.start : citation.end] == citation.quote
+    assert citation.quote in answer.hits[citation.n - 1].text
+    assert answer.short == "" or answer.short in citation.quote
+
+
+def test_stream_shows_the_chosen_sentence_as_the_draft(rag: RAG) -> None:
+    events = list(rag.stream("لماذا أجلت ديب سيك إطلاق نموذج R2؟"))
+    sources, token, answer = events
+    assert isinstance(sources, SourcesEvent) and isinstance(token, TokenEvent) and isinstance(answer, Answer)
+    assert sources.draft == token.text == answer.text  # nothing replaces a correct draft with worse text
+
+
+def test_retry_answers_from_the_next_evidence_sentence(rag: RAG) -> None:
+    question = "لماذا أجلت ديب سيك إطلاق نموذج R2؟"
+    first, second = rag.ask(question), rag.ask(question, attempt=1)
+    assert len(first.evidence) >= 2
+    assert second.text != first.text and second.citations[0].quote == second.evidence[1].text
+
+
+def test_no_sentence_sharing_the_questions_words_means_a_refusal(rag: RAG) -> None:
+    answer = rag.ask("ما نتيجة مباراة الأهلي والزمالك في كرة القدم أمس؟")
+    assert answer.refused and answer.text == REFUSAL_AR and answer.citations == [] and answer.short == ""
+
+
+class EnglishReader(ScriptedReader):
+    def __init__(self, english: str) -> None:
+        super().__init__(english, constrained=False)
+        self.name = "english"
+
+
+def answer_in_english(rag: RAG, english: str) -> Answer:
+    question = "Why did DeepSeek delay the launch of R2?"
+    hits = rag.search(question, k=5)
+    request = AnswerRequest(question=question, hits=hits, standalone_question=question)
+    reader = EnglishReader(english)
+    events = list(answer_stream(request, lambda: reader, cancel=threading.Event()))
+    answer = events[-1]
+    assert isinstance(answer, Answer) and not answer.refused
+    return answer
+
+
+def test_an_english_rendering_that_fails_its_checks_is_never_shown(rag: RAG) -> None:
+    # The reader adds a sentence of its own: the Arabic sentence stays, cited as before.
+    answer = answer_in_english(rag, "DeepSeek delayed R2. This shows China is far behind in everything.")
+    assert answer.text.startswith(answer.citations[0].quote)
+
+
+def test_faithful_renderings_keep_the_numbers_and_one_sentence() -> None:
+    arabic = "وظفت الشركة 1200 مهندس في القاهرة عام 2024."
+    assert faithful(arabic, "The company hired 1,200 engineers in Cairo in 2024.")
+    assert not faithful(arabic, "The company hired 1,500 engineers in Cairo in 2024.")  # a changed number
+    assert not faithful(arabic, "وظفت الشركة 1200 مهندس.")  # not English
+    assert not faithful(arabic, "The company hired 1200 engineers in 2024. It is growing fast.")
