@@ -17,7 +17,9 @@ import pytest
 gr = pytest.importorskip("gradio")
 
 from rag import RAG  # noqa: E402 - after the skip: these tests need the optional Gradio extra
+from rag.answering.answerer import answer_sentence  # noqa: E402
 from rag.config import GeneratorName  # noqa: E402
+from rag.generation import Answer, SourcesEvent, TokenEvent  # noqa: E402
 from ui import GENERATORS, add_serve_arguments, run_serve, uploads_allowed  # noqa: E402
 from ui import format as fmt  # noqa: E402
 from ui.app import UPLOADS_OFF, ChatHandlers, build_app, launch_app  # noqa: E402
@@ -39,8 +41,19 @@ def handlers(rag: RAG) -> ChatHandlers:
     return ChatHandlers(rag)
 
 
+def views_of(handler: Iterator[Any]) -> list[Any]:
+    """What a chat handler showed, without the heartbeats it yields (every output skipped) while it waits."""
+    return [view for view in handler if isinstance(view[1], list)]
+
+
 def ask(handlers: ChatHandlers, question: str, turns: list[fmt.Turn] | None = None) -> list[Any]:
-    return list(handlers.respond(question, turns or [], "hybrid", 5, "extractive"))
+    return views_of(handlers.respond(question, turns or [], "hybrid", 5, "extractive"))
+
+
+def retry(handlers: ChatHandlers, turns: list[fmt.Turn], index: int = 0) -> list[Any]:
+    """Press the retry button of the answer of turn ``index`` (its chat message is number 2 * index + 1)."""
+    event = gr.RetryData(None, {"index": 2 * index + 1, "value": ""})
+    return views_of(handlers.retry(turns, "hybrid", 5, "extractive", event))
 
 
 def test_sources_appear_before_the_answer_is_written(handlers: ChatHandlers) -> None:
@@ -58,7 +71,11 @@ def test_sources_appear_before_the_answer_is_written(handlers: ChatHandlers) -> 
     assert 'href="#src-1-' in chat[-1]["content"]
     assert 'id="src-1-1"' in sources and "<mark>" in sources
     assert turns[-1].state == "done" and "مايو" in turns[-1].answer
-    assert copy_text.startswith(turns[-1].answer) and "المصادر:" in copy_text
+    assert turns[-1].answer in copy_text and "المصادر:" in copy_text
+    if turns[-1].short:  # copied from the cited sentence, and shown above it
+        assert turns[-1].short in turns[-1].answer
+        assert chat[-1]["content"].index("short-value") < chat[-1]["content"].index('class="answer"')
+        assert copy_text.startswith(fmt.SHORT_LABEL)
 
 
 def test_follow_up_sends_the_conversation_as_history(
@@ -100,7 +117,7 @@ def test_unexpected_failure_hides_internals(handlers: ChatHandlers, monkeypatch:
 def test_retry_replaces_the_turn_and_undo_removes_it(handlers: ChatHandlers) -> None:
     turns = ask(handlers, QUESTION)[-1][3]
     turns = ask(handlers, "ما هي رقائق Ascend؟", turns)[-1][3]
-    retried = list(
+    retried = views_of(
         handlers.retry(turns, "bm25", 3, "extractive", gr.RetryData(None, {"index": 0, "value": ""}))
     )
     assert [t.question for t in retried[-1][3]] == [QUESTION]
@@ -116,6 +133,100 @@ def test_retry_replaces_the_turn_and_undo_removes_it(handlers: ChatHandlers) -> 
     question_box, chat, sources, cleared, copy_text = handlers.new_conversation()
     assert (question_box, chat, cleared, copy_text) == ("", [], [], "")
     assert sources == fmt.SOURCES_PLACEHOLDER
+
+
+def test_the_short_answer_reaches_the_bubble_and_the_copy(
+    handlers: ChatHandlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hits = handlers.rag.search(QUESTION, k=2)
+    sentence = "كان من المقرر إطلاق R2 في مايو. [1]"
+
+    def stream(question: str, history: Any, **options: Any) -> Iterator[Any]:
+        yield SourcesEvent(hits=hits, draft=sentence)
+        yield TokenEvent(sentence)
+        yield Answer(
+            question=question, text=sentence, citations=[], refused=False, hits=hits, short="في مايو"
+        )
+
+    monkeypatch.setattr(handlers.rag, "stream", stream)
+    views = ask(handlers, QUESTION)
+    assert all("short-value" not in view[1][-1]["content"] for view in views[:-1])  # only once finished
+    _, chat, _, turns, copy_text = views[-1]
+    bubble = chat[-1]["content"]
+    assert turns[-1].short == "في مايو" and '<bdi class="short-value">في مايو</bdi>' in bubble
+    assert bubble.index("short-value") < bubble.index('class="answer"')
+    assert copy_text.splitlines()[:2] == [f"{fmt.SHORT_LABEL} \u2068في مايو\u2069", sentence]
+
+
+def test_each_retry_asks_for_the_next_attempt(
+    handlers: ChatHandlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, int | None]] = []
+    stream = handlers.rag.stream
+
+    def spy(question: str, history: list[tuple[str, str]], **options: Any) -> Iterator[Any]:
+        calls.append((question, options.get("attempt")))
+        return stream(question, history, **options)
+
+    monkeypatch.setattr(handlers.rag, "stream", spy)
+    turns = ask(handlers, QUESTION)[-1][3]
+    turns = ask(handlers, "ما هي رقائق Ascend؟", turns)[-1][3]
+    for expected in (1, 2, 3):
+        turns = retry(handlers, turns, index=1)[-1][3]
+        assert turns[-1].attempt == expected and turns[-1].state == "done"
+    turns = retry(handlers, turns, index=0)[-1][3]  # another turn's retries are counted on their own
+    assert [t.attempt for t in turns] == [1]
+    turns = ask(handlers, "ما هي رقائق Ascend؟", turns)[-1][3]  # asked anew: the best evidence again
+    assert calls == [
+        (QUESTION, None),  # the first answer passes no attempt (streams that cannot retry still work)
+        ("ما هي رقائق Ascend؟", None),
+        ("ما هي رقائق Ascend؟", 1),
+        ("ما هي رقائق Ascend؟", 2),
+        ("ما هي رقائق Ascend؟", 3),
+        (QUESTION, 1),
+        ("ما هي رقائق Ascend؟", None),
+    ]
+
+
+def test_retry_answers_from_the_next_best_evidence(
+    handlers: ChatHandlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers: list[Answer] = []
+    stream = handlers.rag.stream
+
+    def spy(question: str, history: list[tuple[str, str]], **options: Any) -> Iterator[Any]:
+        for event in stream(question, history, **options):
+            if isinstance(event, Answer):
+                answers.append(event)
+            yield event
+
+    monkeypatch.setattr(handlers.rag, "stream", spy)
+    first = ask(handlers, QUESTION)[-1][3]
+    evidence = answers[0].evidence
+    assert len(evidence) >= 2  # the demo article has several sentences about R2
+    once = retry(handlers, first)[-1][3]
+    twice = retry(handlers, once)[-1][3]
+    texts = [turns[0].answer for turns in (first, once, twice)]
+    assert texts == [answer_sentence(evidence[attempt % len(evidence)]) for attempt in range(3)]
+    assert texts[0] != texts[1] and texts[1] != texts[2]  # each retry gives another sentence
+    assert [answer.evidence for answer in answers] == [evidence] * 3  # the same question, the same evidence
+    assert [turns[0].short for turns in (first, once, twice)] == [answer.short for answer in answers]
+
+
+def test_stream_without_attempt_still_retries(
+    handlers: ChatHandlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ray ServeClient's stream may take no ``attempt``: a retry answers as before, not with an error."""
+    stream = handlers.rag.stream
+    seen: list[int] = []
+
+    def old_stream(question: str, history: Any, *, k: Any, mode: Any, generator: Any, cancel: Any) -> Any:
+        seen.append(k)
+        return stream(question, history, k=k, mode=mode, generator=generator, cancel=cancel)
+
+    monkeypatch.setattr(handlers.rag, "stream", old_stream)
+    turns = retry(handlers, ask(handlers, QUESTION)[-1][3])[-1][3]
+    assert turns[0].state == "done" and turns[0].attempt == 1 and seen == [5, 5]
 
 
 def uploaded_files(handlers: ChatHandlers) -> list[str]:

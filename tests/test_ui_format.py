@@ -102,6 +102,36 @@ def test_each_answer_state_has_its_own_style(state: fmt.TurnState, css: str) -> 
     assert f"answer {css}" in fmt.answer_html(turn, 1)
 
 
+def test_finished_answer_shows_its_short_answer_first() -> None:
+    turn = fmt.Turn("متى؟", answer="أُجّل الإطلاق إلى مايو. [1]", hits=[hit(article())], state="done")
+    turn.short = "في مايو"
+    html = fmt.answer_html(turn, 1)
+    assert_inert(html)
+    assert html.index('class="short"') < html.index('class="answer"')  # above the answer sentence
+    assert '<div class="short" dir="rtl">' in html
+    assert f"{fmt.SHORT_LABEL}</span> <bdi" in html and '<bdi class="short-value">في مايو</bdi>' in html
+    assert html.count("في مايو") == 1 and 'href="#src-1-1"' in html
+
+
+def test_short_answer_is_escaped_and_latin_runs_are_isolated() -> None:
+    turn = fmt.Turn("q", answer="جواب [1]", hits=[hit(article())], state="done", short=f"R2 {HOSTILE}")
+    html = fmt.answer_html(turn, 1)
+    assert_inert(html)
+    assert '<bdi class="short-value">R2 &lt;script&gt;window.__pwned=1&lt;/script&gt;' in html
+    assert [t for t, _ in tags(html) if t == "a"] == ["a"]  # only the [1] marker, not the Markdown
+
+
+@pytest.mark.parametrize(
+    ("state", "short"),
+    [("done", ""), ("done", "  "), ("refused", "في مايو"), ("draft", "في مايو"), ("streaming", "في مايو")],
+)
+def test_no_short_line_without_a_finished_short_answer(state: fmt.TurnState, short: str) -> None:
+    turn = fmt.Turn("q", answer="نص", hits=[hit(article())], state=state, short=short)
+    html = fmt.answer_html(turn, 1)
+    assert 'class="short"' not in html and fmt.SHORT_LABEL not in html
+    assert html.startswith('<div class="answer')
+
+
 def test_chat_messages_pair_questions_and_answers() -> None:
     turns = [fmt.Turn("س1", answer="ج1", state="done"), fmt.Turn("<b>س2</b>")]
     messages = fmt.chat_messages(turns)
@@ -219,6 +249,21 @@ def test_plain_answer_lists_cited_sources() -> None:
     assert "[1] عنوان المقال — الشرق — https://example.com/a" in text
     assert "[2]" not in text
     assert fmt.plain_answer(fmt.Turn("q", state="streaming")) == ""
+
+
+def test_plain_answer_starts_with_the_short_answer() -> None:
+    source = hit(article())
+    turn = fmt.Turn(
+        "q", answer="جواب عن R2 [1].", hits=[source], state="done", short="نموذج R2",
+        citations=[citation(1, source, "نص المقال.")],
+    )  # fmt: skip
+    lines = fmt.plain_answer(turn).splitlines()
+    assert lines[0] == f"{fmt.SHORT_LABEL} \u2068نموذج R2\u2069"  # isolated: R2 keeps its direction
+    assert lines[1] == "جواب عن R2 [1]." and "المصادر:" in lines
+    turn.short = ""
+    assert fmt.plain_answer(turn).startswith("جواب عن R2 [1].")
+    refused = fmt.Turn("q", answer="لا أجد الإجابة.", state="refused", short="في مايو")
+    assert fmt.plain_answer(refused) == "لا أجد الإجابة."
 
 
 # -- errors, status, reports -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import logging
 import queue
 import re
@@ -189,11 +190,13 @@ class ChatHandlers:
     def retry(
         self, turns: list[fmt.Turn], mode: str, k: float, generator: str, event: gr.RetryData
     ) -> Iterator[View]:
-        """Ask the question of the retried answer again, dropping it and every later turn."""
+        """Ask the question of the retried answer again, dropping it and every later turn. Each retry of a
+        turn asks for the next attempt, so the new answer comes from the next-best evidence sentence."""
         if not turns:
             return
         index = min(event.index // 2, len(turns) - 1)  # two chat messages per turn
-        turns = [*turns[:index], fmt.Turn(question=turns[index].question)]
+        retried = turns[index]
+        turns = [*turns[:index], fmt.Turn(question=retried.question, attempt=retried.attempt + 1)]
         yield from self._stream(turns, mode, k, generator)
 
     def undo(self, turns: list[fmt.Turn], event: gr.UndoData) -> View:
@@ -211,17 +214,16 @@ class ChatHandlers:
         yield self._view(turns, question="")
         cancel = threading.Event()
         events: queue.Queue[Any] = queue.Queue()
+        options: dict[str, Any] = {"k": int(k), "mode": mode, "generator": generator, "cancel": cancel}
+        if turn.attempt:
+            if _accepts_attempt(self.rag.stream):
+                options["attempt"] = turn.attempt
+            else:  # a stream without retries (rag.distributed.ServeClient): the best evidence again
+                logger.warning("this pipeline's stream takes no attempt; the retry answers as before")
 
         def produce() -> None:
             try:
-                for event in self.rag.stream(
-                    turn.question,
-                    fmt.history(turns[:-1]),
-                    k=int(k),
-                    mode=mode,
-                    generator=generator,
-                    cancel=cancel,
-                ):
+                for event in self.rag.stream(turn.question, fmt.history(turns[:-1]), **options):
                     events.put(event)
             except BaseException as error:  # shown to the user by the handler below
                 events.put(error)
@@ -313,6 +315,15 @@ def _next_event(events: queue.Queue[Any]) -> Any:
         return None
 
 
+def _accepts_attempt(stream: Any) -> bool:
+    """Whether ``stream`` takes an ``attempt`` keyword (``RAG.stream`` does, Ray's ``ServeClient`` not)."""
+    try:
+        parameters = inspect.signature(stream).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "attempt" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
     """Update ``turn`` with one event of ``RAG.stream``."""
     if isinstance(event, SourcesEvent):
@@ -323,6 +334,7 @@ def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
         turn.answer += event.text
     else:
         turn.answer, turn.hits, turn.citations = event.text, list(event.hits), list(event.citations)
+        turn.short = "" if event.refused else event.short
         turn.state = "refused" if event.refused else "done"
 
 

@@ -43,6 +43,7 @@ MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 QUOTE_CONTEXT_CHARS = 160  # text shown on each side of a highlighted quote
 EXCERPT_CHARS = 280  # length of the excerpt shown for a source that the answer does not cite
 SUMMARY_CHARS = 80  # question length shown in a source group's heading
+SHORT_LABEL = "الإجابة المختصرة:"  # heads the short answer above the answer sentence (and in the copy)
 
 SOURCES_PLACEHOLDER = (
     '<div class="sources-empty" dir="rtl">ستظهر هنا المصادر المرقّمة لكل إجابة، مع الجملة المقتبسة منها.</div>'
@@ -75,6 +76,13 @@ class Turn:
     state: TurnState = "searching"
     error: str = ""  # Arabic message when state == "error"
     error_detail: str = ""  # the library's English one-liner, shown small under the Arabic message
+    short: str = ""  # the short answer copied verbatim from the cited quote (Answer.short), or ""
+    attempt: int = 0  # how many times this question was retried here: RAG.stream's ``attempt``
+
+    @property
+    def shows_short(self) -> bool:
+        """A finished, given answer with a short answer to show above it."""
+        return self.state == "done" and bool(self.short.strip())
 
     @property
     def settled(self) -> bool:
@@ -128,8 +136,18 @@ def user_html(question: str) -> str:
     return f'<div class="question" dir="auto">{escape(question)}</div>'
 
 
+def short_html(short: str) -> str:
+    """The short answer line of a bubble: an Arabic label, then the short answer highlighted in ``<bdi>``
+    so a Latin run (``R2``, ``Ascend 910B``) keeps its own direction inside the right-to-left line."""
+    return (
+        f'<div class="short" dir="rtl"><span class="short-label">{SHORT_LABEL}</span> '
+        f'<bdi class="short-value">{escape(short.strip())}</bdi></div>'
+    )
+
+
 def answer_html(turn: Turn, turn_number: int) -> str:
-    """The assistant bubble of ``turn``; ``dir="auto"`` lets an English answer read left to right."""
+    """The assistant bubble of ``turn``; ``dir="auto"`` lets an English answer read left to right. A
+    finished answer with a short answer shows it first (:func:`short_html`), above the answer sentence."""
     if turn.state == "searching":
         return '<div class="answer pending" dir="rtl">جارٍ البحث في المقالات…</div>'
     if turn.state == "error":
@@ -141,7 +159,8 @@ def answer_html(turn: Turn, turn_number: int) -> str:
         note = "مسودة مستخرجة من المصادر؛ الإجابة قيد الكتابة…"
         return f'<div class="answer draft" dir="auto">{body}</div><div class="note" dir="rtl">{note}</div>'
     css = {"streaming": "answer streaming", "refused": "answer refused"}.get(turn.state, "answer")
-    return f'<div class="{css}" dir="auto">{body}</div>'
+    short = short_html(turn.short) if turn.shows_short else ""
+    return f'{short}<div class="{css}" dir="auto">{body}</div>'
 
 
 def chat_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
@@ -248,10 +267,12 @@ def sources_html(turns: Sequence[Turn]) -> str:
 
 
 def plain_answer(turn: Turn | None) -> str:
-    """The answer of ``turn`` as plain text with its numbered sources, for the clipboard."""
+    """The answer of ``turn`` as plain text, after its short answer line when it has one, with its
+    numbered sources, for the clipboard."""
     if turn is None or not turn.settled:
         return ""
-    lines = [turn.answer]
+    lines = [f"{SHORT_LABEL} {_isolate(turn.short.strip())}"] if turn.shows_short else []
+    lines.append(turn.answer)
     cited = {c.n for c in turn.citations}
     sources = [(n, hit) for n, hit in enumerate(turn.hits, start=1) if n in cited]
     if sources:
