@@ -442,8 +442,11 @@ class RAGReplica:
         k: int | None = None,
         mode: RetrievalMode | None = None,
         generator: str | None = None,
+        attempt: int = 0,
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        yield from self._current().stream(question, history, k=k, mode=mode, generator=generator)
+        yield from self._current().stream(
+            question, history, k=k, mode=mode, generator=generator, attempt=attempt
+        )
 
     def add(self, paths: list[str], id_namespace: str | None = None) -> IndexReport:
         return self._current().add(paths, id_namespace=id_namespace)
@@ -487,10 +490,12 @@ class ServeClient:
         mode: RetrievalMode | None = None,
         generator: str | None = None,
         cancel: threading.Event | None = None,
+        attempt: int = 0,
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         # An Event cannot cross to the replica; leaving the loop closes the remote stream instead, which
         # Ray Serve turns into a cancellation of the replica's generator (and so of its model).
-        for event in self._handle.options(stream=True).stream.remote(question, history, k, mode, generator):
+        remote = self._handle.options(stream=True).stream
+        for event in remote.remote(question, history, k, mode, generator, attempt):
             if cancel is not None and cancel.is_set():
                 return
             yield event

@@ -213,22 +213,6 @@ def test_retry_answers_from_the_next_best_evidence(
     assert [turns[0].short for turns in (first, once, twice)] == [answer.short for answer in answers]
 
 
-def test_stream_without_attempt_still_retries(
-    handlers: ChatHandlers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A Ray ServeClient's stream may take no ``attempt``: a retry answers as before, not with an error."""
-    stream = handlers.rag.stream
-    seen: list[int] = []
-
-    def old_stream(question: str, history: Any, *, k: Any, mode: Any, generator: Any, cancel: Any) -> Any:
-        seen.append(k)
-        return stream(question, history, k=k, mode=mode, generator=generator, cancel=cancel)
-
-    monkeypatch.setattr(handlers.rag, "stream", old_stream)
-    turns = retry(handlers, ask(handlers, QUESTION)[-1][3])[-1][3]
-    assert turns[0].state == "done" and turns[0].attempt == 1 and seen == [5, 5]
-
-
 def uploaded_files(handlers: ChatHandlers) -> list[str]:
     """The files in the uploads folder, as "<digest folder>/<name>"."""
     folder = handlers.rag.index_dir / "uploads"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import logging
 import queue
 import re
@@ -214,12 +213,13 @@ class ChatHandlers:
         yield self._view(turns, question="")
         cancel = threading.Event()
         events: queue.Queue[Any] = queue.Queue()
-        options: dict[str, Any] = {"k": int(k), "mode": mode, "generator": generator, "cancel": cancel}
-        if turn.attempt:
-            if _accepts_attempt(self.rag.stream):
-                options["attempt"] = turn.attempt
-            else:  # a stream without retries (rag.distributed.ServeClient): the best evidence again
-                logger.warning("this pipeline's stream takes no attempt; the retry answers as before")
+        options: dict[str, Any] = {
+            "k": int(k),
+            "mode": mode,
+            "generator": generator,
+            "cancel": cancel,
+            "attempt": turn.attempt,
+        }
 
         def produce() -> None:
             try:
@@ -313,15 +313,6 @@ def _next_event(events: queue.Queue[Any]) -> Any:
         return events.get(timeout=HEARTBEAT_S)
     except queue.Empty:
         return None
-
-
-def _accepts_attempt(stream: Any) -> bool:
-    """Whether ``stream`` takes an ``attempt`` keyword (``RAG.stream`` does, Ray's ``ServeClient`` not)."""
-    try:
-        parameters = inspect.signature(stream).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "attempt" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def _apply(turn: fmt.Turn, event: SourcesEvent | TokenEvent | Answer) -> None:
