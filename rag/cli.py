@@ -113,8 +113,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         _print_json(answer.to_dict())
         return 0
     if live:
-        # The streamed text is the model's raw output; the checked answer (markers validated) follows it.
+        # The streamed text came before the short answer was read; the finished answer follows it.
         print("\n")
+    if answer.short:
+        print(f"{'Short answer' if answer.language == 'en' else 'الإجابة المختصرة'}: {answer.short}")
     print(answer.text)
     for citation in answer.citations:
         article = citation.article
