@@ -178,13 +178,13 @@ def test_each_retry_asks_for_the_next_attempt(
     assert [t.attempt for t in turns] == [1]
     turns = ask(handlers, "ما هي رقائق Ascend؟", turns)[-1][3]  # asked anew: the best evidence again
     assert calls == [
-        (QUESTION, None),  # the first answer passes no attempt (streams that cannot retry still work)
-        ("ما هي رقائق Ascend؟", None),
+        (QUESTION, 0),  # a first answer is attempt 0: the best evidence
+        ("ما هي رقائق Ascend؟", 0),
         ("ما هي رقائق Ascend؟", 1),
         ("ما هي رقائق Ascend؟", 2),
         ("ما هي رقائق Ascend؟", 3),
         (QUESTION, 1),
-        ("ما هي رقائق Ascend؟", None),
+        ("ما هي رقائق Ascend؟", 0),
     ]
 
 
