@@ -155,13 +155,21 @@ def test_stream_shows_the_chosen_sentence_as_the_draft(rag: RAG) -> None:
 def test_retry_answers_from_the_next_evidence_sentence(rag: RAG) -> None:
     question = "لماذا أجلت ديب سيك إطلاق نموذج R2؟"
     first, second = rag.ask(question), rag.ask(question, attempt=1)
-    assert len(first.evidence) >= 2
-    assert second.text != first.text and second.citations[0].quote == second.evidence[1].text
+    assert len(first.evidence) >= 2 and second.evidence == first.evidence  # same question, same evidence
+    assert second.text != first.text  # another sentence of that evidence
+    assert second.citations[0].quote in [e.text for e in second.evidence[1:]]
 
 
 def test_no_sentence_sharing_the_questions_words_means_a_refusal(rag: RAG) -> None:
     answer = rag.ask("ما نتيجة مباراة الأهلي والزمالك في كرة القدم أمس؟")
     assert answer.refused and answer.text == REFUSAL_AR and answer.citations == [] and answer.short == ""
+
+
+def test_a_sentence_sharing_none_of_the_questions_words_is_never_the_answer(rag: RAG) -> None:
+    # Retrieval similarity alone ranks some sentence of the best chunk first (a one-word heading such as
+    # «استثناءات» on the tiny model): the answer must be a sentence that shares the question's words.
+    answer = rag.ask("متى كان مقررا إطلاق R2 قبل التأجيل؟")
+    assert not answer.refused and "مايو" in answer.text
 
 
 class EnglishReader(ScriptedReader):

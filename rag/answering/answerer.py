@@ -92,12 +92,11 @@ def answer_stream(
         if request.confident
         else []
     )
-    if evidence:
-        # The evidence order may come from dense scores, which rank *something* first even for a question the
-        # articles do not answer: the answer needs at least one sentence that shares its rarer words.
-        lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
-        if all(lexical(e.text) < MIN_LEXICAL_SUPPORT for e in evidence):
-            evidence = []
+    # The evidence order comes partly from retrieval similarity, which ranks *some* sentence of the best hit
+    # first even when it shares nothing with the question (a one-word heading): an answer sentence must share
+    # the question's rarer words. None such is a refusal.
+    lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
+    supported = [e for e in evidence if lexical(e.text) >= MIN_LEXICAL_SUPPORT]
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
     common: dict[str, Any] = {
@@ -107,7 +106,7 @@ def answer_stream(
         "language": language,
         "evidence": evidence,
     }
-    if not evidence:
+    if not supported:
         refusal = refusal_text(language)
         yield SourcesEvent(hits=hits, draft=refusal)
         timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
@@ -115,7 +114,7 @@ def answer_stream(
         generator = "retrieval-threshold" if not request.confident else "evidence"
         yield Answer(text=refusal, citations=[], refused=True, generator=generator, timings=timings, **common)
         return
-    chosen = evidence[request.attempt % len(evidence)]
+    chosen = supported[request.attempt % len(supported)]
     text = answer_sentence(chosen)
     yield SourcesEvent(hits=hits, draft=text)
     reader = load_reader()
