@@ -95,8 +95,10 @@ def answer_stream(
     # The evidence order comes partly from retrieval similarity, which ranks *some* sentence of the best hit
     # first even when it shares nothing with the question (a one-word heading): an answer sentence must share
     # the question's rarer words. None such is a refusal.
-    lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
-    supported = [e for e in evidence if lexical(e.text) >= MIN_LEXICAL_SUPPORT]
+    supported: list[Evidence] = []
+    if evidence:  # a refused question has none: no scorer to build over its hits
+        lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
+        supported = [e for e in evidence if lexical(e.text) >= MIN_LEXICAL_SUPPORT]
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
     common: dict[str, Any] = {
