@@ -15,9 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rag.article import Article
     from rag.chunking import Chunk
     from rag.config import Config
-    from rag.documents import Article
     from rag.errors import ConfigError, RagError
     from rag.generation import Answer, Citation
     from rag.pipeline import RAG, IndexReport
@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "RAG": "rag.pipeline",
     "IndexReport": "rag.pipeline",
-    "Article": "rag.documents",
+    "Article": "rag.article",
     "Chunk": "rag.chunking",
     "Config": "rag.config",
     "Hit": "rag.retrieval",

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.documents import Article
+from rag.article import Article
 
 logger = logging.getLogger(__name__)
 

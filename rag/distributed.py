@@ -34,12 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from rag.article import Article, LoadProblem, LoadResult
 from rag.chunking import Chunk
 from rag.config import Config, RetrievalMode
 from rag.devices import select_device
-from rag.documents import Article, LoadProblem, LoadResult, collect_files, load_articles, merge_loaded
 from rag.errors import RagError
 from rag.generation import Answer, SourcesEvent, TokenEvent
+from rag.loaders.files import collect_files, load_articles, merge_loaded
 from rag.pipeline import RAG, IndexReport, load_embedder, make_chunker
 from rag.retrieval import Hit
 from rag.store import IndexSnapshot

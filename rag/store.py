@@ -48,8 +48,8 @@ except ImportError:  # Windows: no flock, but there a file that a reader has ope
 
 import numpy as np
 
+from rag.article import Article
 from rag.chunking import Chunk
-from rag.documents import Article
 from rag.errors import IndexCorruptError, IndexNotFoundError, RagError
 from rag.normalize import tokenize
 from rag.vector_index import VectorIndex

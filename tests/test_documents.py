@@ -504,7 +504,7 @@ def test_binary_file(tmp_path: Path, content: bytes) -> None:
 
 
 def test_oversize_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(documents, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("rag.loaders.files.MAX_FILE_BYTES", 100)
     path = _write(tmp_path / "big.txt", BODY_AR * 3)
     with pytest.raises(DocumentError, match=r"big\.txt: file too large \(.* bytes; the limit is 100 bytes\)"):
         load_file(path)
@@ -525,7 +525,7 @@ def test_only_boilerplate_is_an_error(tmp_path: Path) -> None:
 def test_english_article_loads_and_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     body = "Nvidia unveiled a new chip on Tuesday. The company said it is twice as fast."
     path = _write(tmp_path / "en.txt", f"Nvidia unveils a new chip\n\n{body}\n")
-    with caplog.at_level(logging.INFO, logger="rag.documents"):
+    with caplog.at_level(logging.INFO, logger="rag.loaders.base"):
         (article,) = load_file(path)
     assert article.title == "Nvidia unveils a new chip"
     assert article.text == body

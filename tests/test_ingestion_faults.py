@@ -228,7 +228,7 @@ def test_named_paths_that_are_not_files(tmp_path: Path, caplog: pytest.LogCaptur
     folder = tmp_path / "folder"
     _write(folder / "ok.txt", BODY_AR)
     (folder / "bad.txt").symlink_to(folder / "missing.txt")
-    with caplog.at_level(logging.WARNING, logger="rag.documents"):
+    with caplog.at_level(logging.WARNING, logger="rag.loaders.files"):
         assert list(iter_article_files([folder])) == [folder / "ok.txt"]
     assert [r.getMessage() for r in caplog.records] == [
         f"{folder / 'bad.txt'}: cannot follow symbolic link (No such file or directory)"
@@ -242,7 +242,7 @@ def test_load_articles_returns_problems_without_logging_them(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     empty = _write(tmp_path / "empty.txt", "")
-    with caplog.at_level(logging.WARNING, logger="rag.documents"):
+    with caplog.at_level(logging.WARNING, logger="rag.loaders.files"):
         result = load_articles([empty])
     assert len(result.problems) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

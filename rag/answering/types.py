@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.documents import Article
+from rag.article import Article
 from rag.retrieval import Hit
 
 
