@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true")
     info.add_argument("--device")
 
-    from rag.evaluation import add_eval_arguments, run_eval
+    from rag.eval.command import add_eval_arguments, run_eval
     from ui import add_serve_arguments, run_serve
 
     serve = command("serve", run_serve, "start the Arabic chat web app (Gradio)")
