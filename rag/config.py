@@ -19,13 +19,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from rag.embeddings import EmbeddingRuntime
 from rag.errors import ConfigError
-from rag.vector_index import IndexType
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
-GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]
+GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]  # auto + rag.answering.readers.registry
+# How the embedder runs (rag.embeddings.choose_runtime) and which vector index is built (rag.vector_index).
+EmbeddingRuntime = Literal["auto", "torch", "openvino"]
+IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
 # The most chunks one search returns (top_k and every call's k).
 MAX_TOP_K = 100
 TOML_FILE = "rag.toml"

@@ -15,17 +15,16 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from rag.config import EmbeddingRuntime
 from rag.models import model_fingerprint, resolve_model
 
 logger = logging.getLogger(__name__)
 
 _TITLE_PLACEHOLDER = "title: none"
-
-EmbeddingRuntime = Literal["auto", "torch", "openvino"]
 
 
 def choose_runtime(requested: EmbeddingRuntime, device: str) -> str:

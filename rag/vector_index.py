@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from rag.config import IndexType
 from rag.errors import RagError
 
 logger = logging.getLogger(__name__)
-
-IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
 
 # Below this many vectors exact search is fast enough (bench/ann_scale.py) and needs no build or training.
 FLAT_MAX_VECTORS = 50_000
