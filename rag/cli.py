@@ -7,6 +7,7 @@ and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -14,7 +15,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rag import cli_options as opt
 from rag.errors import DocumentError, QuestionError, RagError
+from rag.loaders.registry import MAIN_SUFFIXES
 
 logger = logging.getLogger("rag")
 
@@ -72,7 +75,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         print(f"warning: {problem.message}", file=sys.stderr)
     if not (report.added or report.updated or report.unchanged):
         raise DocumentError(
-            "no articles found in the given paths (supported: .txt .md .jsonl .html); nothing was indexed"
+            f"no articles found in the given paths (supported: {MAIN_SUFFIXES}); nothing was indexed"
         )
     print(report.summary())
     print(f"index: {rag.info()['articles']} articles, {rag.info()['chunks']} chunks in {args.index_dir}")
@@ -169,13 +172,25 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entry_point(spec: str) -> Callable[[argparse.Namespace], int]:
+    """A handler that imports ``module:function`` when the command runs. ``serve`` lives in ``ui``, which
+    depends on ``rag``: naming it like a package entry point keeps ``rag`` free of any import of ``ui``."""
+
+    def handler(args: argparse.Namespace) -> int:
+        module, _, name = spec.partition(":")
+        run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
+        return run(args)
+
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Sanad: Arabic news question answering with citations"
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index-dir", default="index", help="index directory (default: index/)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    opt.add_index_dir(common)
+    opt.add_verbose(common)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(
@@ -185,44 +200,36 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(handler=handler)
         return cmd
 
-    index = command("index", _cmd_index, "index articles (.txt .md .jsonl .html files or folders)")
+    index = command("index", _cmd_index, f"index articles ({MAIN_SUFFIXES} files or folders)")
     index.add_argument("paths", nargs="+")
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and start over")
-    index.add_argument("--embedding-model", help="registry name, local folder or hub id")
+    opt.add_embedding_model(index)
     index.add_argument("--chunk-size", type=int, help="chunk length in embedder tokens")
     index.add_argument(
         "--id-namespace",
         help="give each article the id NAMESPACE-<hash>-<name> instead of its own (e.g. `upload` to "
         "re-index INDEX_DIR/uploads, the chat page's uploads, without touching other articles)",
     )
-    index.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
-    index.add_argument(
-        "--engine",
-        choices=["local", "ray"],
-        default="local",
-        help="local: this process (default); ray: read and embed on a Ray cluster (see docs/ray.md)",
-    )
-    index.add_argument(
-        "--ray-address", help="Ray cluster to join: auto, ray://HOST:10001 (default: start a local one)"
-    )
+    opt.add_device(index)
+    opt.add_engine(index, local="this process", ray="read and embed on a Ray cluster")
     index.add_argument(
         "--ray-workers", type=int, help="embedding actors (default: one per GPU or NPU, else CPUs / 4)"
     )
 
     search = command("search", _cmd_search, "search the index")
     search.add_argument("question")
-    search.add_argument("-k", type=int, default=5, help="number of hits, 1 to 100 (default 5)")
-    search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
-    search.add_argument("--json", action="store_true", help="print hits as JSON")
-    search.add_argument("--device")
+    opt.add_k(search, default=5, help_text="number of hits, 1 to 100 (default 5)")
+    opt.add_mode(search)
+    opt.add_json(search, help_text="print hits as JSON")
+    opt.add_device(search, help_text=None)
 
     ask = command("ask", _cmd_ask, "answer a question with citations from the indexed articles")
     ask.add_argument("question")
-    ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
-    ask.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
-    ask.add_argument("--generator", choices=["auto", "gguf", "transformers", "extractive"])
-    ask.add_argument("-k", type=int, default=None, help="number of retrieved chunks, 1 to 100")
-    ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    opt.add_json(ask, help_text="print the Answer as JSON")
+    opt.add_device(ask)
+    opt.add_generator(ask)
+    opt.add_k(ask, default=None, help_text="number of retrieved chunks, 1 to 100")
+    opt.add_mode(ask)
     ask.add_argument(
         "--history",
         help='previous turns as JSON: [["user", "..."], ["assistant", "..."]] '
@@ -233,14 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("article_ids", nargs="+")
 
     info = command("info", _cmd_info, "show index size, models, fingerprint and device")
-    info.add_argument("--json", action="store_true")
-    info.add_argument("--device")
+    opt.add_json(info)
+    opt.add_device(info, help_text=None)
+
+    serve = command("serve", _entry_point("ui:run_serve"), "start the Arabic chat web app (Gradio)")
+    opt.add_serve_arguments(serve, index_dir=False)
 
     from rag.eval.command import add_eval_arguments, run_eval
-    from ui import add_serve_arguments, run_serve
-
-    serve = command("serve", run_serve, "start the Arabic chat web app (Gradio)")
-    add_serve_arguments(serve, index_dir=False)
 
     # eval has its own --index-dir default (one index per gold file), so it does not use the common parent.
     evaluate = sub.add_parser("eval", help="score the pipeline on a gold QA set", description="score on gold")
@@ -252,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = models_sub.add_parser("fetch", help="download, verify and assemble models into the cache")
     fetch.add_argument("names", nargs="*", help="registry names (default: the embedder and the 1.5B GGUF)")
     listing = models_sub.add_parser("list", help="list the registry and what is cached")
-    listing.add_argument("--json", action="store_true")
+    opt.add_json(listing)
     return parser
 
 

@@ -4,9 +4,9 @@ stages, report, compare, command).
 Kept so that code written against ``rag.evaluation`` (benches, scripts) keeps working.
 """
 
+from rag.answering.readers.registry import GENERATOR_CHOICES as GENERATORS
 from rag.eval.command import (
     DEFAULT_CORPUS,
-    GENERATORS,
     INDEXES_DIR,
     REPORTS_DIR,
     add_eval_arguments,

@@ -1,7 +1,8 @@
 """Sanad's web app (Gradio) over :class:`rag.RAG`: ``rag serve`` or ``python -m ui``.
 
-This module stays free of heavy imports so ``rag --help`` can register the ``serve`` command without paying
-for Gradio; :mod:`ui.app` (``build_app``, ``launch_app``, ``serve``) is imported only when the app starts.
+This module stays free of heavy imports (``rag serve`` finds :func:`run_serve` here by name; its options are
+:func:`rag.cli_options.add_serve_arguments`); :mod:`ui.app` (``build_app``, ``launch_app``, ``serve``) is
+imported only when the app starts.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import argparse
 import ipaddress
 import logging
 
+from rag.cli_options import GENERATOR_CHOICES, add_serve_arguments
 from rag.errors import RagError
 
 logger = logging.getLogger(__name__)
 
-GENERATORS = ("auto", "gguf", "transformers", "extractive")
+GENERATORS = GENERATOR_CHOICES  # the chat page's dropdown
+__all__ = ["GENERATORS", "add_serve_arguments", "is_loopback", "run_serve", "uploads_allowed"]
 
 
 def is_loopback(host: str) -> bool:
@@ -35,46 +38,6 @@ def uploads_allowed(host: str, *, share: bool = False, requested: bool | None = 
     if requested is not None:
         return requested
     return is_loopback(host) and not share
-
-
-def add_serve_arguments(parser: argparse.ArgumentParser, *, index_dir: bool = True) -> None:
-    """Add the ``serve`` options to ``parser``; pass ``index_dir=False`` when a parent parser already
-    defines ``--index-dir`` (as ``rag``'s common options do)."""
-    if index_dir:
-        parser.add_argument("--index-dir", default="index", help="index directory (default: index/)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
-    parser.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
-    parser.add_argument("--generator", choices=GENERATORS, help="answer generator (default: from config)")
-    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    uploads = parser.add_mutually_exclusive_group()
-    uploads.add_argument(
-        "--allow-upload",
-        dest="upload",
-        action="store_const",
-        const=True,
-        help="let visitors add articles from the chat page (default: only on a loopback --host, no --share)",
-    )
-    uploads.add_argument(
-        "--no-upload",
-        dest="upload",
-        action="store_const",
-        const=False,
-        help="no upload box on the chat page, and uploads refused by the server",
-    )
-    parser.set_defaults(upload=None)
-    parser.add_argument(
-        "--engine",
-        choices=["local", "ray"],
-        default="local",
-        help="local: answer in this process (default); ray: answer on Ray Serve replicas (see docs/ray.md)",
-    )
-    parser.add_argument(
-        "--replicas", type=int, default=1, help="Ray Serve replicas with --engine ray (default 1)"
-    )
-    parser.add_argument(
-        "--ray-address", help="Ray cluster to join: auto, ray://HOST:10001 (default: start a local one)"
-    )
 
 
 def run_serve(args: argparse.Namespace) -> int:

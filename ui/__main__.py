@@ -7,8 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from rag.cli_options import add_serve_arguments, add_verbose
 from rag.errors import RagError
-from ui import add_serve_arguments, run_serve
+from ui import run_serve
 
 EXIT_USER_ERROR = 2
 
@@ -16,7 +17,7 @@ EXIT_USER_ERROR = 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui", description="Sanad web app (Gradio)")
     add_serve_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    add_verbose(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag import cli_options as opt
 from rag.errors import RagError, StaleIndexError
 from rag.eval.compare import compare_reports, load_report
 from rag.eval.gold import GoldError, GoldSet, load_gold, sample_items, slug, write_corpus
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GENERATORS = ("auto", "gguf", "transformers", "extractive")
 DEFAULT_CORPUS = Path("data/articles")
 INDEXES_DIR = Path("eval/indexes")
 REPORTS_DIR = Path("eval/reports")
@@ -48,13 +48,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="evaluate a random sample of N items")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--out", help="report folder (default: eval/reports/<gold name>-<mode>)")
-    parser.add_argument("--generator", choices=GENERATORS)
-    parser.add_argument("--device", help="auto | cpu | cuda[:N] | npu[:N] | mps")
-    parser.add_argument("--embedding-model", help="registry name, local folder or hub id")
+    opt.add_generator(parser)
+    opt.add_device(parser)
+    opt.add_embedding_model(parser)
     parser.add_argument(
         "--compare", nargs=2, metavar=("A", "B"), help="print the differences between two report.json files"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    opt.add_verbose(parser)
 
 
 def _default_index_dir(gold: GoldSet, embedding_model: str | None) -> Path:

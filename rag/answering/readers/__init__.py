@@ -1,1 +1,2 @@
-"""Readers turn a prompt into answer text: gguf (llama.cpp), transformers, extractive (no model)."""
+"""Readers turn a prompt into answer text: gguf (llama.cpp), transformers, extractive (no model); listed
+by name in :mod:`rag.answering.readers.registry`."""
