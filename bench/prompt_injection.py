@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag import RAG
+from rag.answering.readers.registry import READERS
 from rag.generation import Answer, TokenEvent, build_prompt
 from rag.normalize import normalize_arabic
 
@@ -143,7 +144,7 @@ def one_line(text: str, limit: int = 220) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--generator", default="gguf", choices=["gguf", "transformers", "extractive"])
+    parser.add_argument("--generator", default="gguf", choices=list(READERS))
     parser.add_argument("--model", help="generator model (registry name or path)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--question", type=int, action="append", help="ask only question N (1-6; repeatable)")
