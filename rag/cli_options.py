@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from rag.answering.readers.registry import GENERATOR_CHOICES
+from rag.answering.readers.registry import GENERATOR_CHOICES, generators_help
 
 # = typing.get_args(rag.config.RetrievalMode); spelled out so that `rag --help` does not import pydantic
 # (tests/test_layout.py checks that the two agree).
@@ -26,7 +26,9 @@ def add_device(parser: argparse.ArgumentParser, *, help_text: str | None = DEVIC
 
 
 def add_generator(parser: argparse.ArgumentParser, *, help_text: str | None = None) -> None:
-    parser.add_argument("--generator", choices=GENERATOR_CHOICES, help=help_text)
+    """``--generator``: the choices and their descriptions come from the reader registry."""
+    described = f"{help_text} ({generators_help()})" if help_text else generators_help()
+    parser.add_argument("--generator", choices=GENERATOR_CHOICES, help=described)
 
 
 def add_mode(parser: argparse.ArgumentParser) -> None:

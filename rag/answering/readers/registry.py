@@ -63,7 +63,7 @@ def _extractive(setup: ReaderSetup) -> Generator:
 _SPECS = (
     ReaderSpec("gguf", "GGUF model on llama.cpp (the CPU default)", "llama.cpp (xllamacpp)", True, _gguf),
     ReaderSpec("transformers", "causal LM on transformers (GPU/NPU)", "transformers", True, _transformers),
-    ReaderSpec("extractive", "no model: quotes the best source sentences", "none", False, _extractive),
+    ReaderSpec("extractive", "quotes the best source sentences, no model", "none", False, _extractive),
 )
 READERS: dict[str, ReaderSpec] = {spec.name: spec for spec in _SPECS}
 # What --generator and the chat page offer: auto first, then every reader.
