@@ -15,39 +15,99 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rag.article import Article
+    from rag.answering.readers.registry import GENERATOR_CHOICES
+    from rag.article import Article, LoadProblem
     from rag.chunking import Chunk
+    from rag.cli_options import add_serve_arguments, add_verbose
     from rag.config import Config
-    from rag.errors import ConfigError, RagError
-    from rag.generation import Answer, Citation
-    from rag.pipeline import RAG, IndexReport
+    from rag.distributed import ServeClient, serve_replicas
+    from rag.documents import SUPPORTED_SUFFIXES
+    from rag.errors import (
+        ConfigError,
+        DeviceUnavailableError,
+        DocumentError,
+        GeneratorUnavailableError,
+        IndexCorruptError,
+        IndexNotFoundError,
+        ModelFetchError,
+        ModelNotFoundError,
+        QuestionError,
+        RagError,
+        StaleIndexError,
+    )
+    from rag.generation import Answer, Citation, SourcesEvent, TokenEvent
+    from rag.pipeline import MAX_QUESTION_CHARS, RAG, IndexReport
     from rag.retrieval import Hit
 
 __version__ = "0.1.0"
 
+_ERRORS = (
+    "RagError",
+    "ConfigError",
+    "DeviceUnavailableError",
+    "DocumentError",
+    "GeneratorUnavailableError",
+    "IndexCorruptError",
+    "IndexNotFoundError",
+    "ModelFetchError",
+    "ModelNotFoundError",
+    "QuestionError",
+    "StaleIndexError",
+)
 _EXPORTS = {
     "RAG": "rag.pipeline",
     "IndexReport": "rag.pipeline",
+    "MAX_QUESTION_CHARS": "rag.pipeline",
     "Article": "rag.article",
+    "LoadProblem": "rag.article",
+    "SUPPORTED_SUFFIXES": "rag.documents",
     "Chunk": "rag.chunking",
     "Config": "rag.config",
     "Hit": "rag.retrieval",
     "Answer": "rag.generation",
     "Citation": "rag.generation",
-    "RagError": "rag.errors",
-    "ConfigError": "rag.errors",
+    # What RAG.stream yields before its final Answer (the chat page renders each one).
+    "SourcesEvent": "rag.generation",
+    "TokenEvent": "rag.generation",
+    # Ray Serve scale-out (docs/ray.md); Ray itself is imported only once replicas are started.
+    "ServeClient": "rag.distributed",
+    "serve_replicas": "rag.distributed",
+    # The options `rag serve` and `python -m ui` share, and the generator names (light: no models).
+    "add_serve_arguments": "rag.cli_options",
+    "add_verbose": "rag.cli_options",
+    "GENERATOR_CHOICES": "rag.answering.readers.registry",
+    **dict.fromkeys(_ERRORS, "rag.errors"),
 }
 __all__ = [
+    "GENERATOR_CHOICES",
+    "MAX_QUESTION_CHARS",
     "RAG",
+    "SUPPORTED_SUFFIXES",
     "Answer",
     "Article",
     "Chunk",
     "Citation",
     "Config",
     "ConfigError",
+    "DeviceUnavailableError",
+    "DocumentError",
+    "GeneratorUnavailableError",
     "Hit",
+    "IndexCorruptError",
+    "IndexNotFoundError",
     "IndexReport",
+    "LoadProblem",
+    "ModelFetchError",
+    "ModelNotFoundError",
+    "QuestionError",
     "RagError",
+    "ServeClient",
+    "SourcesEvent",
+    "StaleIndexError",
+    "TokenEvent",
+    "add_serve_arguments",
+    "add_verbose",
+    "serve_replicas",
 ]
 
 

@@ -34,6 +34,11 @@ class _Tags(HTMLParser):
         self.tags.append((tag, dict(attrs)))
 
 
+def unisolated(markup: str) -> str:
+    """``markup`` without the ``<bdi>`` isolates around runs of the other script, to check its text."""
+    return markup.replace("<bdi>", "").replace("</bdi>", "")
+
+
 def tags(markup: str) -> list[tuple[str, dict[str, str | None]]]:
     parser = _Tags()
     parser.feed(markup)
@@ -80,17 +85,53 @@ def test_answer_text_is_escaped_and_markdown_is_not_a_link() -> None:
     turn = fmt.Turn("سؤال", answer=f"{HOSTILE} [1]", hits=[hit(article())], state="done")
     html = fmt.answer_html(turn, 1)
     assert_inert(html)
+    html = unisolated(html)
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;" in html
     assert "[click](javascript:window.__pwned=1)" in html  # literal text, no anchor
     assert [t for t, attrs in tags(html) if t == "a"] == ["a"]  # only the [1] marker
 
 
-def test_bubbles_choose_direction_from_their_text() -> None:
-    assert 'dir="auto"' in fmt.user_html("What are Ascend chips?")
-    done = fmt.Turn("q", answer="Ascend chips are made by Huawei [1].", hits=[hit(article())], state="done")
-    assert fmt.answer_html(done, 1).startswith('<div class="answer" dir="auto">')
+@pytest.mark.parametrize(
+    ("text", "direction"),
+    [
+        ("R2 هو نموذج الاستدلال الجديد من ديب سيك. [1]", "rtl"),  # dir="auto" would take R2: ltr
+        ("ما هي رقائق Ascend 910B من Huawei؟", "rtl"),
+        ("What are Huawei's Ascend chips used for?", "ltr"),
+        ("تستخدم Ascend 910B وllama.cpp في Huawei's Cloud.", "rtl"),  # 3 Arabic words of 7
+        ("هواوي makes the Ascend chips used for training.", "ltr"),
+        ("Huawei makes Ascend في الصين", "rtl"),
+        ("2025 [1]", "rtl"),  # no letters: the page's direction
+        ("", "rtl"),
+    ],
+)
+def test_direction_follows_the_dominant_script(text: str, direction: str) -> None:
+    assert fmt.text_direction(text) == direction
+
+
+def test_bubbles_choose_direction_from_their_language() -> None:
+    assert (
+        fmt.user_html("What are Ascend chips?")
+        == '<div class="question" dir="ltr">What are Ascend chips?</div>'
+    )
+    latin_first = fmt.Turn("q", answer="R2 هو نموذج ديب سيك. [1]", hits=[hit(article())], state="done")
+    assert fmt.answer_html(latin_first, 1).startswith('<div class="answer" dir="rtl"><bdi>R2</bdi> هو')
+    english = fmt.Turn(
+        "q", answer="Ascend chips are made by Huawei [1].", hits=[hit(article())], state="done"
+    )
+    assert fmt.answer_html(english, 1).startswith('<div class="answer" dir="ltr">Ascend chips')
     assert 'dir="rtl"' in fmt.answer_html(fmt.Turn("q"), 1)  # the Arabic "searching" note
+
+
+def test_runs_of_the_other_script_are_isolated_but_punctuation_is_not() -> None:
+    html = fmt.link_markers("تستخدم Ascend 910B وllama.cpp في Huawei's Cloud. [1]", sources=1, turn_number=1)
+    assert "<bdi>Ascend 910B</bdi>" in html and "<bdi>llama.cpp</bdi>" in html
+    assert "<bdi>Huawei&#x27;s Cloud</bdi>. " in html  # the full stop stays in the Arabic sentence
+    assert html.endswith('<a class="cite" href="#src-1-1">[1]</a>')
+    english = fmt.link_markers("The report by الشرق الأوسط says so [1].", sources=1, turn_number=2)
+    assert "<bdi>الشرق الأوسط</bdi>" in english and 'href="#src-2-1"' in english
+    hostile = fmt.link_markers("<b>R2</b> جديد", 0, 1)  # runs are found in the text, escaped on output
+    assert "<b>" not in hostile and unisolated(hostile) == "&lt;b&gt;R2&lt;/b&gt; جديد"
 
 
 @pytest.mark.parametrize(
@@ -136,7 +177,7 @@ def test_chat_messages_pair_questions_and_answers() -> None:
     turns = [fmt.Turn("س1", answer="ج1", state="done"), fmt.Turn("<b>س2</b>")]
     messages = fmt.chat_messages(turns)
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
-    assert "&lt;b&gt;س2&lt;/b&gt;" in messages[2]["content"]
+    assert "&lt;b&gt;س2&lt;/b&gt;" in unisolated(messages[2]["content"])
 
 
 def test_history_holds_settled_turns_as_role_pairs() -> None:
@@ -152,10 +193,14 @@ def test_history_holds_settled_turns_as_role_pairs() -> None:
 # -- sources ---------------------------------------------------------------------------------------------
 
 
+def card(n: int, source: Hit, cited: Citation | None = None, turn_number: int = 1) -> str:
+    return fmt.source_card([fmt.Passage(n, source, cited)], turn_number)
+
+
 def test_source_card_shows_metadata_link_and_highlighted_quote() -> None:
     item = article(source="الشرق", published="2025-08-14T10:00:00", url="https://example.com/a?x=1&y=2")
     source = hit(item)
-    html = fmt.source_card(1, source, citation(1, source, "جملة ثانية مهمة عن الرقائق."), turn_number=2)
+    html = card(1, source, citation(1, source, "جملة ثانية مهمة عن الرقائق."), turn_number=2)
     assert_inert(html)
     assert 'id="src-2-1"' in html and "cited" in html
     assert "عنوان المقال" in html and "الشرق" in html and "2025-08-14<" in html
@@ -183,8 +228,8 @@ def test_hostile_article_renders_as_text() -> None:
 def test_quote_is_escaped_inside_its_mark() -> None:
     item = article(text="قبل. <i>اقتباس</i> مهم. بعد.")
     source = hit(item)
-    html = fmt.source_card(1, source, citation(1, source, "<i>اقتباس</i> مهم."), turn_number=1)
-    assert "<mark>&lt;i&gt;اقتباس&lt;/i&gt; مهم.</mark>" in html
+    html = card(1, source, citation(1, source, "<i>اقتباس</i> مهم."))
+    assert "<mark>&lt;i&gt;اقتباس&lt;/i&gt; مهم.</mark>" in unisolated(html)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +249,7 @@ def test_quote_is_escaped_inside_its_mark() -> None:
 )
 def test_only_absolute_http_urls_are_links(url: str) -> None:
     assert fmt.safe_url(url) is None
-    html = fmt.source_card(1, hit(article(url=url)), None, turn_number=1)
+    html = card(1, hit(article(url=url)))
     assert "<a " not in html
 
 
@@ -215,7 +260,7 @@ def test_safe_url_keeps_http_and_https() -> None:
 
 def test_uncited_source_shows_a_shortened_excerpt() -> None:
     item = article(text="كلمة " * 200)
-    html = fmt.source_card(3, hit(item), None, turn_number=1)
+    html = card(3, hit(item))
     assert "<mark>" not in html and "cited" not in html
     assert "…" in html and len(html) < fmt.EXCERPT_CHARS + 400
 
@@ -232,9 +277,43 @@ def test_sources_panel_groups_turns_latest_first_and_open() -> None:
     assert 'dir="rtl"' in html
 
 
+def test_hits_of_one_article_share_one_card() -> None:
+    first, other = article(source="الشرق", published="2025-08-14"), article(id="a2", title="مقال آخر")
+    hits = [hit(first, 0, 10), hit(other), hit(first, 11, 38)]
+    cited = citation(3, hits[2], "جملة ثانية مهمة عن الرقائق.")
+    groups = fmt.group_by_article(hits, [cited])
+    assert [[p.n for p in group] for group in groups] == [[1, 3], [2]]
+    assert groups[0][1].citation == cited and groups[0][0].citation is None
+    html = fmt.sources_html([fmt.Turn("سؤال", hits=hits, citations=[cited], state="done")])
+    assert_inert(html)
+    assert html.count('<li class="card') == 2 and html.count("عنوان المقال") == 1 and html.count("الشرق") == 1
+    assert '<span class="num">[1] [3]</span>' in html and "2025-08-14" in html
+    assert html.count('<li class="passage') == 3 and 'class="passage cited" id="src-1-3"' in html
+
+
+def test_a_refused_answer_shows_no_source_cards() -> None:
+    hits = [hit(article()), hit(article(id="a2"))]
+    refused = fmt.Turn("ما عاصمة فرنسا؟", answer="لا تتوفر معلومات كافية.", hits=hits, state="refused")
+    for html in (fmt.sources_html([refused]), fmt.answer_html(refused, 1)):
+        assert fmt.NO_RELEVANT_SOURCE in html and 'class="card' not in html and "عنوان المقال" not in html
+    done = fmt.Turn("q", answer="جواب [1]", hits=hits, state="done")
+    assert fmt.NO_RELEVANT_SOURCE not in fmt.sources_html([done])
+
+
+def test_the_bubble_carries_its_sources_collapsed_with_their_own_ids() -> None:
+    hits = [hit(article()), hit(article(id="a2"))]
+    bubble = fmt.answer_html(fmt.Turn("q", answer="جواب [2]", hits=hits, state="done"), 4)
+    assert_inert(bubble)
+    assert '<details class="bubble-sources" dir="rtl"><summary>المصادر (2)</summary>' in bubble
+    assert 'id="m-src-4-2"' in bubble and 'id="src-4-2"' not in bubble  # ids stay unique on the page
+    assert 'href="#src-4-2"' in bubble  # the marker names the panel's card; the page redirects on phones
+    assert "<details" not in fmt.answer_html(fmt.Turn("q"), 1)  # nothing yet while searching
+
+
 def test_sources_panel_placeholder_and_empty_result() -> None:
     assert fmt.sources_html([]) == fmt.SOURCES_PLACEHOLDER
     assert "لم يُعثر" in fmt.sources_html([fmt.Turn("سؤال", state="refused")])
+    assert "لم يُعثر على مقالات" in fmt.sources_html([fmt.Turn("سؤال", state="done")])
 
 
 def test_plain_answer_lists_cited_sources() -> None:
@@ -296,10 +375,18 @@ def test_status_text_names_device_models_and_index_size() -> None:
         "config": {"generator": "gguf", "generator_model": "qwen2.5-1.5b"},
     }
     text = fmt.status_text(info)
-    for part in ("cpu", "auto: no accelerator is usable", "embeddinggemma-300m", "gguf (qwen2.5-1.5b)"):
-        assert part in text
-    assert "المقالات 5" in text and "المقاطع 24" in text
-    assert "not built with CUDA" not in text  # per-backend details stay in `rag info`
+    assert text.splitlines() == [
+        "الجهاز: المعالج المركزي \u2068cpu\u2069 — اختيار تلقائي: لا يوجد مسرّع صالح للاستعمال",
+        "نموذج التضمين: \u2068embeddinggemma-300m\u2069",
+        "المولّد: نموذج لغوي GGUF: \u2068qwen2.5-1.5b\u2069",
+        "الفهرس: المقالات 5 · المقاطع 24",
+    ]
+    assert "auto" not in text and "CUDA" not in text  # per-backend details stay in `rag info`
+    info["device"] = {"device": "cuda:0", "reason": "requested (--device): NVIDIA H100 passed a test kernel"}
+    info["config"] = {"generator": "extractive"}
+    lines = fmt.status_text(info).splitlines()
+    assert lines[0] == "الجهاز: بطاقة رسومية \u2068cuda:0\u2069 — مطلوب في الإعدادات، واجتاز اختبار الحساب"
+    assert lines[2] == "المولّد: استخراجي (الجملة المقتبسة بلا نموذج لغوي)"
 
 
 def test_report_counts_and_problems_in_arabic() -> None:
@@ -307,14 +394,25 @@ def test_report_counts_and_problems_in_arabic() -> None:
         added=["a"],
         updated=["b", "c"],
         unchanged=[],
-        problems=[LoadProblem("/srv/index/uploads/bad.txt", "/srv/index/uploads/bad.txt: <empty> file")],
+        problems=[
+            LoadProblem(
+                "/srv/index/uploads/photo.txt", "/srv/index/uploads/photo.txt: binary file, not text"
+            ),
+            LoadProblem("/srv/up/feed.jsonl", "/srv/up/feed.jsonl:2: missing or empty 'id'", 2),
+            LoadProblem("/srv/up/<odd>.md", "/srv/up/<odd>.md: something new"),
+        ],
     )
-    html = fmt.report_html(report, ["x.exe: مرفوض"])
-    assert "أُضيف: 1 · حُدّث: 2 · بلا تغيير: 0 · مشكلات: 2" in html
-    assert "/srv/index" not in html  # the server's layout is not shown
-    assert "bad.txt: &lt;empty&gt; file" in html and "x.exe: مرفوض" in html
-    assert 'class="report"' in html
-    assert 'class="report error"' in fmt.report_html(None, ["x.exe: مرفوض"])
+    html = fmt.report_html(report, [("x.exe", "مرفوض")])
+    assert_inert(html)
+    assert "أُضيف: 1 · حُدّث: 2 · بلا تغيير: 0 · مشكلات: 4" in html
+    assert "/srv/" not in html  # the server's layout is not shown
+    # The file name once, isolated, then the Arabic reason (the English one only as a tooltip).
+    assert "<bdi>photo.txt</bdi>: ملف ثنائي وليس نصًا" in html and html.count("photo.txt") == 2
+    assert 'title="photo.txt: binary file, not text"' in html
+    assert "<bdi>feed.jsonl</bdi> (السطر 2): الحقل <bdi>id</bdi> مفقود أو فارغ" in html
+    assert f"<bdi>&lt;odd&gt;.md</bdi>: {fmt.UNREADABLE_FILE}" in html
+    assert "<bdi>x.exe</bdi>: مرفوض" in html and 'class="report"' in html
+    assert 'class="report error"' in fmt.report_html(None, [("x.exe", "مرفوض")])
 
 
 # -- upload names ----------------------------------------------------------------------------------------
@@ -360,6 +458,41 @@ def test_stage_uploads_copies_into_the_folder_and_refuses_the_rest(tmp_path: Pat
     [stored] = staged.paths
     assert stored.name == "خبر.txt" and stored.parent.parent == folder.resolve()  # folder/<digest>/name
     assert staged.created == [stored] and stored.read_text(encoding="utf-8") == "نص"
-    assert len(staged.refused) == 2 and staged.refused[0].startswith("tool.sh:")
+    assert [name for name, _ in staged.refused] == ["tool.sh", "خبر.txt"]
     assert [p for p in folder.resolve().rglob("*") if p.is_file()] == [stored]
     assert stage_uploads([good], folder).created == []  # the same file again is already there
+
+
+# -- what ui may import from rag -------------------------------------------------------------------------
+
+
+def test_ui_imports_only_what_rag_exports() -> None:
+    import ast
+
+    import rag
+
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.joinpath("ui").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                modules = [node.module or ""]
+                if node.module == "rag":
+                    assert {alias.name for alias in node.names} <= set(rag.__all__), path.name
+            assert not [m for m in modules if m.startswith("rag.")], f"{path.name} imports {modules}"
+    assert all(getattr(rag, name) is not None for name in rag.__all__)  # every export resolves
+
+
+def test_importing_what_ui_needs_from_rag_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import rag\n"
+        "from rag import RagError, QuestionError\n"
+        "heavy = ('torch', 'transformers', 'faiss', 'numpy', 'gradio', 'ray', 'rag.pipeline')\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy[:-1]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -11,8 +11,7 @@ import argparse
 import ipaddress
 import logging
 
-from rag.cli_options import GENERATOR_CHOICES, add_serve_arguments
-from rag.errors import RagError
+from rag import GENERATOR_CHOICES, RagError, add_serve_arguments
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from rag.cli_options import add_serve_arguments, add_verbose
-from rag.errors import RagError
+from rag import RagError, add_serve_arguments, add_verbose
 from ui import run_serve
 
 EXIT_USER_ERROR = 2

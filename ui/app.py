@@ -28,16 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from rag import RAG
-from rag.documents import SUPPORTED_SUFFIXES
-from rag.errors import RagError
-from rag.generation import Answer, SourcesEvent, TokenEvent
-from rag.pipeline import MAX_QUESTION_CHARS
+from rag import MAX_QUESTION_CHARS, RAG, SUPPORTED_SUFFIXES, Answer, RagError, SourcesEvent, TokenEvent
 from ui import GENERATORS, uploads_allowed
 from ui import format as fmt
 
 if TYPE_CHECKING:
-    from rag.distributed import ServeClient
+    from rag import ServeClient
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +110,7 @@ class Staged:
 
     paths: list[Path] = field(default_factory=list)  # the stored files, to index
     created: list[Path] = field(default_factory=list)  # those of them that were not there before
-    refused: list[str] = field(default_factory=list)  # Arabic messages for files not stored
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file name, Arabic reason) not stored
 
 
 def _file_digest(path: str | Path) -> str:
@@ -140,10 +136,10 @@ def stage_uploads(files: Sequence[str | Path], folder: Path) -> Staged:
         target = (root / _file_digest(source) / name).resolve() if name else None
         if target is None or target.parent.parent != root:
             allowed = " ".join(SUPPORTED_SUFFIXES)
-            staged.refused.append(f"{original}: اسم الملف أو نوعه غير مقبول (الأنواع المقبولة: {allowed})")
+            staged.refused.append((original, f"اسم الملف أو نوعه غير مقبول (الأنواع المقبولة: {allowed})"))
             continue
         if target in staged.paths:
-            staged.refused.append(f"{original}: رُفع الملف نفسه مرتين في الدفعة نفسها؛ أُخذت النسخة الأولى")
+            staged.refused.append((original, "رُفع الملف نفسه مرتين في الدفعة نفسها؛ أُخذت النسخة الأولى"))
             continue
         if not target.exists():
             target.parent.mkdir(exist_ok=True)
@@ -469,7 +465,7 @@ def serve(
     allowed = uploads_allowed(host, share=share, requested=uploads)
     overrides = {name: value for name, value in (("device", device), ("generator", generator)) if value}
     if engine == "ray":
-        from rag.distributed import serve_replicas  # only here: a local app never imports Ray
+        from rag import serve_replicas  # only here: a local app never imports Ray
 
         client = serve_replicas(index_dir, replicas=replicas, address=ray_address, **overrides)
         try:
