@@ -23,6 +23,11 @@ from rag.errors import ConfigError
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+# How hybrid search fuses its signals (rag.retrieval.fusion) and how BM25 stems (rag.retrieval.lexical).
+FusionMethod = Literal["rrf", "linear", "zscore"]
+FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
+LexicalStemmer = Literal["light", "snowball"]
+LEXICAL_STEMMERS: tuple[str, ...] = get_args(LexicalStemmer)
 GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]  # auto + rag.answering.readers.registry
 # How the embedder runs (rag.embeddings.choose_runtime) and which vector index is built (rag.vector_index).
 EmbeddingRuntime = Literal["auto", "torch", "openvino"]
@@ -33,8 +38,12 @@ TOML_FILE = "rag.toml"
 
 # Fields whose change makes an existing index stale (its vectors or tokens would differ).
 INDEX_FIELDS = ("embedding_model", "chunk_size", "chunk_overlap", "embedding_dim")
+# Index-time BM25 settings; an index written before they existed used these values (its fingerprint has no
+# such keys, and it keeps loading with them until it is rebuilt).
+LEXICAL_FIELDS = ("bm25_stemmer", "bm25_title")
+LEGACY_INDEX_SETTINGS: dict[str, Any] = {"bm25_stemmer": "light", "bm25_title": False}
 # Fields an index keeps between builds unless overridden, without making it stale when changed.
-SAVED_FIELDS = (*INDEX_FIELDS, "index_type")
+SAVED_FIELDS = (*INDEX_FIELDS, *LEXICAL_FIELDS, "index_type")
 
 
 # Calibrated with scripts/calibrate_refusal.py on eval/gold/demo.jsonl: the least relevant answerable
@@ -70,9 +79,29 @@ class Config(BaseSettings):
     hnsw_ef_search: int = Field(128, ge=1, description="HNSW search breadth (recall vs. latency).")
     ivf_nprobe: int = Field(128, ge=1, description="IVF lists visited per query (recall vs. latency).")
     retrieval_mode: RetrievalMode = "hybrid"
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
+    top_k: int = Field(
+        5,
+        ge=1,
+        le=MAX_TOP_K,
+        description="Number of sources: the chunks `rag search` lists and an answer is built from and cites.",
+    )
+    fusion: FusionMethod = Field(
+        "rrf",
+        description="How hybrid search fuses its signals: rrf (reciprocal rank), linear (min-max normalised "
+        "scores, weighted sum) or zscore (z-scored, weighted sum).",
+    )
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (embedder) signal in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 signal in fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
+    bm25_stemmer: LexicalStemmer = Field(
+        "light",
+        description="BM25 terms: light (hand-written light stemmer) or snowball (Snowball Arabic, "
+        "PyStemmer). Index setting: changing it needs `rag index --rebuild`.",
+    )
+    bm25_title: bool = Field(
+        False, description="Index each chunk's article title with it for BM25 (index setting, as above)."
+    )
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N | npu | npu:N | mps")
     generator: GeneratorName = "auto"
     generator_model: str = Field(
@@ -80,7 +109,11 @@ class Config(BaseSettings):
     )
     max_new_tokens: int = Field(320, ge=16)
     max_sources: int = Field(
-        3, ge=1, le=20, description="Retrieved chunks given to the generator as sources."
+        3,
+        ge=1,
+        le=20,
+        description="Unused since answers are built from all top_k sources; kept so old "
+        "settings files stay valid.",
     )
     context_chars: int = Field(
         1100, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."
@@ -135,8 +168,18 @@ class Config(BaseSettings):
         return CALIBRATED_MIN_RELEVANCE.get(self.embedding_model, 0.0)
 
     def index_settings(self) -> dict[str, Any]:
-        """The subset of settings that an index is bound to."""
-        return {name: getattr(self, name) for name in INDEX_FIELDS}
+        """The subset of settings that an index is bound to. The BM25 settings appear only when they differ
+        from what indexes used before they existed, so those indexes keep their fingerprint."""
+        from rag.retrieval.lexical import effective_stemmer
+
+        settings = {name: getattr(self, name) for name in INDEX_FIELDS}
+        lexical = {"bm25_stemmer": effective_stemmer(self.bm25_stemmer), "bm25_title": self.bm25_title}
+        if lexical != LEGACY_INDEX_SETTINGS:
+            settings.update(lexical)
+        return settings
+
+    def fusion_weights(self) -> dict[str, float]:
+        return {"dense": self.dense_weight, "bm25": self.bm25_weight}
 
 
 def short_repr(value: object, limit: int = 60) -> str:

@@ -29,7 +29,15 @@ from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
 from rag.answering.short import short_prompt
 from rag.chunking import Chunker
-from rag.config import MAX_TOP_K, RETRIEVAL_MODES, SAVED_FIELDS, Config, RetrievalMode, short_repr
+from rag.config import (
+    LEGACY_INDEX_SETTINGS,
+    MAX_TOP_K,
+    RETRIEVAL_MODES,
+    SAVED_FIELDS,
+    Config,
+    RetrievalMode,
+    short_repr,
+)
 from rag.devices import DeviceChoice, select_device
 from rag.documents import Article, LoadProblem, LoadResult, collect_files, load_articles, merge_loaded
 from rag.embeddings import Embedder
@@ -55,7 +63,7 @@ from rag.generation import (
 )
 from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
-from rag.retrieval import Hit, Retriever
+from rag.retrieval import Hit, Reranker, Retrieval, Retriever
 from rag.store import IndexSnapshot, IndexStore
 from rag.vector_index import choose_index_type
 
@@ -309,6 +317,7 @@ class RAG:
         self.device = device
         self.embedder = embedder
         self.store = IndexStore(index_dir)
+        self.reranker: Reranker | None = None
         self._set_snapshot(snapshot)
         self.last_report: IndexReport | None = None
         self._generators: dict[str, Generator] = {}
@@ -410,7 +419,13 @@ class RAG:
         self.snapshot = snapshot
         snapshot.dense.configure(hnsw_ef_search=self.config.hnsw_ef_search, ivf_nprobe=self.config.ivf_nprobe)
         self.retriever = Retriever(
-            snapshot, self.embedder, rrf_k=self.config.rrf_k, candidates=self.config.candidates
+            snapshot,
+            self.embedder,
+            rrf_k=self.config.rrf_k,
+            candidates=self.config.candidates,
+            fusion=self.config.fusion,
+            weights=self.config.fusion_weights(),
+            reranker=self.reranker,
         )
 
     # -- indexing -----------------------------------------------------------------------------------------
@@ -518,9 +533,22 @@ class RAG:
     # -- querying -----------------------------------------------------------------------------------------
 
     def search(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
-        """The ``k`` best chunks for ``query`` (hybrid by default), best first."""
+        """The ``k`` best chunks for ``query`` (default: ``top_k``, the number of sources; hybrid by
+        default), best first."""
+        return self.retrieve(query, k, mode).hits
+
+    def retrieve(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> Retrieval:
+        """The retrieval stage that :meth:`search`, :meth:`stream` and `rag eval` share: the ``k`` best
+        chunks, the question's best dense cosine (the refusal rule's confidence) and per-signal timings,
+        from one embedding of the question and one search per signal."""
         query = clean_question(query)
-        return self.retriever.search(query, k=self._k(k), mode=self._mode(mode))
+        return self.retriever.retrieve(query, k=self._k(k), mode=self._mode(mode))
+
+    def set_reranker(self, reranker: Reranker | None) -> None:
+        """Plug a :class:`rag.retrieval.Reranker` into the retrieval stage (None removes it): it reorders
+        the fused top ``rerank_depth`` hits of every later search, ask and stream."""
+        self.reranker = reranker
+        self._set_snapshot(self.snapshot)
 
     def _k(self, k: object) -> int:
         checked = check_k(k)
@@ -641,9 +669,9 @@ class RAG:
         return DEFAULT_RULE if self.config.refusal_threshold() > 0 else RefusalRule(threshold=0.0)
 
     def relevance(self, question: str) -> float:
-        """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early."""
-        best = self.retriever.dense(question, 1)
-        return best[0][1] if best else 0.0
+        """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early
+        (:attr:`Retrieval.relevance`; :meth:`stream` takes it from its own retrieval, not from here)."""
+        return self.retriever.retrieve(question, 1, "dense").relevance
 
     def stream(
         self,
@@ -666,8 +694,8 @@ class RAG:
         turns = clean_history(history)
         k, mode = self._k(k), self._mode(mode)
         standalone = standalone_question(question, turns)
-        hits = self.retriever.search(standalone, k=k, mode=mode)
-        relevance = self.relevance(standalone)
+        retrieval = self.retriever.retrieve(standalone, k=k, mode=mode)
+        hits, relevance = retrieval.hits, retrieval.relevance
         signals = signals_for(standalone, hits[:REFUSAL_SOURCES], relevance)
         confident = bool(hits) and not should_refuse(signals, self.refusal_rule())
         request = AnswerRequest(
@@ -677,7 +705,11 @@ class RAG:
             confident=confident,
             attempt=attempt,
             budget_chars=self.config.context_chars,
-            timings={"retrieve_s": time.perf_counter() - started, "relevance": relevance},
+            timings={
+                "retrieve_s": time.perf_counter() - started,
+                "relevance": relevance,
+                **{f"retrieve_{name}": seconds for name, seconds in retrieval.timings.items()},
+            },
         )
         # closing(): when the consumer closes this stream the reader stops too, instead of finishing alone.
         with closing(
@@ -743,7 +775,11 @@ def _saved_index_settings(store: IndexStore) -> dict[str, Any]:
         saved = store.read_manifest().get("config", {})
     except RagError:
         return {}
-    return {name: saved[name] for name in SAVED_FIELDS if name in saved}
+    settings = {name: saved[name] for name in SAVED_FIELDS if name in saved}
+    if settings:
+        # Written before the BM25 settings were recorded: it was built with the legacy ones, and keeps them.
+        settings.update({n: v for n, v in LEGACY_INDEX_SETTINGS.items() if n not in saved})
+    return settings
 
 
 def _check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path) -> None:

@@ -51,7 +51,6 @@ import numpy as np
 from rag.article import Article
 from rag.chunking import Chunk
 from rag.errors import IndexCorruptError, IndexNotFoundError, RagError
-from rag.normalize import tokenize
 from rag.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -75,6 +74,8 @@ READ_ATTEMPTS = 10
 _REQUIRED_FILES = (DENSE_FILE, ARTICLES_FILE, CHUNKS_FILE)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _T = TypeVar("_T")
+# BM25 settings of indexes written before they were recorded in the fingerprint.
+LEGACY_LEXICAL: dict[str, Any] = {"bm25_stemmer": "light", "bm25_title": False}
 # Index folders already warned about a manifest without checksum (a reader reloads often; warn once).
 _legacy_warned: set[Path] = set()
 
@@ -142,13 +143,20 @@ class IndexSnapshot:
         self.next_id += len(chunks)
         self.bm25 = None
 
-    def build_bm25(self) -> None:
-        import bm25s
+    def lexical_settings(self) -> dict[str, Any]:
+        """How this index's BM25 terms are made (``bm25_stemmer``, ``bm25_title``): from the fingerprint,
+        where indexes written before these settings existed have neither key (the light stemmer, no title)."""
+        return {name: self.fingerprint.get(name, legacy) for name, legacy in LEGACY_LEXICAL.items()}
 
-        retriever = bm25s.BM25()
-        if self.chunks:
-            retriever.index([tokenize(chunk.text) for chunk in self.chunks], show_progress=False)
-        self.bm25 = retriever
+    def build_bm25(self) -> None:
+        from rag.retrieval.lexical import build_bm25, document_terms
+
+        settings = self.lexical_settings()
+        titles = [self.articles[chunk.article_id].title for chunk in self.chunks]
+        terms = document_terms(
+            [chunk.text for chunk in self.chunks], titles, settings["bm25_stemmer"], settings["bm25_title"]
+        )
+        self.bm25 = build_bm25(terms)
 
 
 def _fsync_file(path: Path) -> None:

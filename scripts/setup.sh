@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Create .venv and install Sanad into it. Usage: scripts/setup.sh [EXTRAS]   (default extras: llm,ui,eval)
+# Create .venv and install Sanad into it. Usage: scripts/setup.sh [EXTRAS]   (default extras: llm,ui,eval,retrieval)
 # torch is installed first, pinned, so pip takes the local CPU wheel instead of a multi-GB CUDA build;
 # set TORCH_SPEC (e.g. TORCH_SPEC="torch --index-url ...") to choose another build on GPU machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-llm,ui,eval}"
+extras="${1:-llm,ui,eval,retrieval}"
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
