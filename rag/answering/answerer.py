@@ -22,9 +22,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.answering.answer_type import can_answer, expected_kind
+from rag.answering.context import with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
-from rag.answering.prompt import refusal_text
+from rag.answering.prompt import missing_text, refusal_text
 from rag.answering.scoring import SentenceScorer
 from rag.answering.sentences import detect_language
 from rag.answering.short import short_span
@@ -33,6 +35,8 @@ from rag.retrieval import Hit
 
 # The least rarity-weighted share of the question's words (SentenceScorer) some evidence sentence must have.
 MIN_LEXICAL_SUPPORT = 0.05
+# How many sentences of the hits a question asking for a number or a date may search for one.
+WIDER_SENTENCES = 40
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,25 @@ def answer_stream(
     supported: list[Evidence] = []
     if evidence:  # a refused question has none: no scorer to build over its hits
         lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
-        supported = [e for e in evidence if lexical(e.text) >= MIN_LEXICAL_SUPPORT]
+        supported = [with_antecedent(e) for e in evidence if lexical(e.text) >= MIN_LEXICAL_SUPPORT]
+    # «كم …؟» needs a sentence with a number, «متى …؟» one with a time: on-topic evidence without one is a
+    # near miss (the articles never give the price asked for), refused with what is missing.
+    kind = expected_kind(question)
+    answering = [e for e in supported if can_answer(kind, e.text)]
+    if kind and supported and not answering:
+        # The sentence with the number may rank below the first few: look through every sentence of the hits.
+        wider = select_evidence(
+            question,
+            hits,
+            search_question=request.standalone_question,
+            max_sentences=WIDER_SENTENCES,
+            budget_chars=sum(len(hit.text) for hit in hits),
+        )
+        answering = [
+            with_antecedent(e)
+            for e in wider
+            if can_answer(kind, with_antecedent(e).text) and lexical(e.text) >= MIN_LEXICAL_SUPPORT
+        ]
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
     common: dict[str, Any] = {
@@ -108,15 +130,17 @@ def answer_stream(
         "language": language,
         "evidence": evidence,
     }
-    if not supported:
-        refusal = refusal_text(language)
+    if not answering:
+        refusal = missing_text(kind, language) if supported and kind else refusal_text(language)
         yield SourcesEvent(hits=hits, draft=refusal)
         timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
         timings["generate_s"] = timings["tokens"] = timings["tokens_per_s"] = 0.0
-        generator = "retrieval-threshold" if not request.confident else "evidence"
+        generator = (
+            "retrieval-threshold" if not request.confident else "answer-type" if supported else "evidence"
+        )
         yield Answer(text=refusal, citations=[], refused=True, generator=generator, timings=timings, **common)
         return
-    chosen = supported[request.attempt % len(supported)]
+    chosen = answering[request.attempt % len(answering)]
     text = answer_sentence(chosen)
     yield SourcesEvent(hits=hits, draft=text)
     reader = load_reader()

@@ -13,6 +13,12 @@ from rag.retrieval import Hit
 
 REFUSAL_AR = "لا تتوفر معلومات كافية في المقالات المفهرسة للإجابة عن هذا السؤال."
 REFUSAL_EN = "The indexed articles do not contain enough information to answer this question."
+# When the evidence is on topic but lacks the kind of answer asked for (see rag.answering.answer_type).
+MISSING_AR = {"number": "لم تذكر المصادر رقمًا يجيب عن هذا السؤال.", "date": "لم تذكر المصادر متى حدث ذلك."}
+MISSING_EN = {
+    "number": "The sources do not give the number this question asks for.",
+    "date": "The sources do not say when this happened.",
+}
 
 
 _REFUSAL_KEYS = [
@@ -26,6 +32,8 @@ _REFUSAL_KEYS = [
         "لا توجد معلومات",
         "لا يوجد في المصادر",
         "do not contain enough information",
+        "the sources do not give",
+        "the sources do not say",
         "does not contain enough information",
         "not enough information",
         "no information",
@@ -35,6 +43,11 @@ _REFUSAL_KEYS = [
 
 def refusal_text(language: str) -> str:
     return REFUSAL_EN if language == "en" else REFUSAL_AR
+
+
+def missing_text(kind: str, language: str) -> str:
+    """The refusal for a question whose evidence lacks the kind of answer it asks for."""
+    return (MISSING_EN if language == "en" else MISSING_AR)[kind]
 
 
 def is_refusal(text: str) -> bool:

@@ -1,0 +1,88 @@
+"""The kind of answer a question asks for, and whether a sentence can supply it.
+
+«كم …؟» asks for a quantity and «متى …؟» for a time: a sentence without any number can not answer the first,
+one without any date or time expression can not answer the second, however many words it shares with the
+question. The answerer prefers sentences that can and refuses when none of the evidence can, which is what
+near-miss questions look like («كم سعر شريحة H20؟» over an article that never gives the price).
+
+The detectors are deliberately generous (number words, duals are not counted; relative times such as
+«الأسبوع الماضي» are): on the dev sets (XQuAD-ar, ARCD-train) a gold answer to such a question lacks them in
+about 1 question in 15, and the gold *sentence* usually holds some other number or date anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from rag.normalize import normalize_arabic
+
+AnswerKind = Literal["number", "date"]
+
+# Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
+_ASKS_NUMBER = re.compile(
+    r"(?:^|\s)(?:[وف]?(?:كم|بكم)|ما عدد|ما نسبه|ما النسبه|how many|how much|what percentage)(?=\s|$)"
+)
+_ASKS_DATE = re.compile(
+    r"(?:^|\s)(?:[وف]?متي|في اي (?:عام|سنه|شهر|يوم|تاريخ|قرن)|ما (?:هو )?(?:ال)?تاريخ"
+    r"|when|what year|what date|in which year)(?=\s|$)"
+)
+
+_DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
+# A number standing on its own: not part of a product name such as H20, R2 or 910B.
+_NUMBER = re.compile(rf"(?<![A-Za-z0-9]){_DIGITS}+(?:[.,٫٬:]{_DIGITS}+)*(?![A-Za-z0-9])")
+# Number words as written (normalized below), each with the endings it takes: ثلاثة، ثلاثين، ثلاثون.
+_NUMBER_WORDS = (
+    "واحد|اثنان|اثنين|اثنتان|اثنتين|ثلاث|اربع|خمس|ست|سبع|ثمان|ثماني|تسع|عشر|مئة|مائة|مئات|مئتان|مئتين"
+    "|ألف|ألفان|ألفين|آلاف|مليون|مليونين|ملايين|مليار|مليارات|نصف|ربع|ثلث|ضعف|أضعاف|مرتين|مرتان|بالمئة|بالمائة"
+    "|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    "|thousand|million|billion|percent|twice"
+)
+_NUMBER_WORD = re.compile(
+    rf"(?:^|\s)[وبل]?(?:ال)?(?:{normalize_arabic(_NUMBER_WORDS)})(?:ه|ين|ون|ات|ي|ا|s)?(?=\s|$|[،,.؛:])",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    "يناير|فبراير|مارس|ابريل|مايو|يونيو|يوليو|اغسطس|سبتمبر|اكتوبر|نوفمبر|ديسمبر"
+    "|كانون|شباط|اذار|نيسان|ايار|حزيران|تموز|اب|ايلول|تشرين|فيفري|ماي|جوان|جويليه|اوت"
+    "|january|february|march|april|may|june|july|august|september|october|november|december"
+)
+_TIME_WORDS = (
+    "السبت|الاحد|الاثنين|الثلاثاء|الاربعاء|الخميس|الجمعه|امس|غدا|اليوم|الليله|صباح|مساء"
+    "|الاسبوع|الاسابيع|الشهر|الاشهر|الشهور|العام|الاعوام|السنه|السنوات|القرن|العقد|ربيع|صيف|خريف|شتاء"
+    "|مؤخرا|قريبا|حاليا|لاحقا|منذ|قبل|بعد|خلال|حتي|عندما|حين|لما"
+    "|yesterday|today|tomorrow|week|month|year|century|decade|since|before|after|during|until|when|ago"
+)
+_DATE_WORD = re.compile(
+    rf"(?:^|\s)[وبلف]?(?:ال)?(?:{normalize_arabic(_MONTHS)}|{normalize_arabic(_TIME_WORDS)})(?=\s|$|[،,.؛])",
+    re.IGNORECASE,
+)
+_DECADE = re.compile(r"\S+ينيات(?=\s|$|[،,.؛])")
+
+
+def expected_kind(question: str) -> AnswerKind | None:
+    """ "number" for how-many/how-much questions, "date" for when-questions, else None."""
+    asked = normalize_arabic(question).lower()
+    if _ASKS_NUMBER.search(asked):
+        return "number"
+    if _ASKS_DATE.search(asked):
+        return "date"
+    return None
+
+
+def has_number(text: str) -> bool:
+    return bool(_NUMBER.search(text) or _NUMBER_WORD.search(normalize_arabic(text)))
+
+
+def has_date(text: str) -> bool:
+    normalized = normalize_arabic(text)
+    return has_number(text) or bool(_DATE_WORD.search(normalized) or _DECADE.search(normalized))
+
+
+def can_answer(kind: AnswerKind | None, text: str) -> bool:
+    """Whether ``text`` holds something of the ``kind`` asked for (always True when no kind is asked)."""
+    if kind == "number":
+        return has_number(text)
+    if kind == "date":
+        return has_date(text)
+    return True

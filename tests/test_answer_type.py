@@ -1,0 +1,100 @@
+"""The kind of answer a question asks for (rag.answering.answer_type) and the answerer's use of it: a
+question asking for a number or a date is answered from a sentence that has one, or refused with what is
+missing."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from rag.answering.answer_type import can_answer, expected_kind
+from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.prompt import MISSING_AR, is_refusal
+from rag.answering.types import Answer
+from rag.article import Article
+from rag.chunking import Chunk
+from rag.retrieval import Hit
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("كم سعر شريحة H20 من إنفيديا؟", "number"),
+        ("وكم عدد المعاملات فيه؟", "number"),
+        ("ما النسبة المئوية من العائدات؟", "number"),
+        ("How many engineers did it hire?", "number"),
+        ("متى كان مقررًا إطلاق R2؟", "date"),
+        ("في أي عام تأسست الشركة؟", "date"),
+        ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "date"),
+        ("When was R2 scheduled?", "date"),
+        ("لماذا أجلت ديب سيك إطلاق R2؟", None),
+        ("كما قالت الشركة، من هو مؤسسها؟", None),  # «كما» is not «كم»
+        ("Who founded DeepSeek?", None),
+    ],
+)
+def test_expected_kind(question: str, kind: str | None) -> None:
+    assert expected_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("نقلًا عن ثلاثة مصادر مطلعة.", True),
+        ("بلغت الإيرادات ٤٥ مليون دولار.", True),  # Eastern Arabic digits
+        ("ارتفعت بنسبة 15% خلال العام.", True),
+        ("فاز بالكأس مرتين.", True),
+        ("ولا تزال شريحة H20 الأكثر شيوعًا.", False),  # a product name is not a number
+        ("درّبت نموذج R2 على رقائق Ascend 910B.", False),
+        ("وقال أحد مشغلي مراكز البيانات إن الطلب أفضل.", False),  # «أحد»/«أفضل» are not numbers
+    ],
+)
+def test_numbers_stand_on_their_own(text: str, number: bool) -> None:
+    assert can_answer("number", text) is number
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("كان مقررًا في مايو.", True),
+        ("نشرت الصحيفة تقريرها يوم الخميس.", True),
+        ("سيُطرح في الأسابيع المقبلة.", True),
+        ("ازدهرت في التسعينيات.", True),
+        ("وُلد عام 1911.", True),
+        ("واجهت الشركة مشكلات تقنية مستمرة.", False),
+    ],
+)
+def test_dates_include_relative_times(text: str, date: bool) -> None:
+    assert can_answer("date", text) is date
+
+
+def test_no_kind_asked_means_any_sentence_can_answer() -> None:
+    assert can_answer(None, "جملة بلا أرقام ولا تواريخ.")
+
+
+def hit(text: str) -> Hit:
+    article = Article(id="a", title="ديب سيك", text=text)
+    return Hit(chunk=Chunk("a#0", "a", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.8)
+
+
+def answer(question: str, text: str) -> Answer:
+    request = AnswerRequest(question=question, hits=[hit(text)], standalone_question=question)
+    *_, final = answer_stream(request, lambda: None, cancel=threading.Event())
+    assert isinstance(final, Answer)
+    return final
+
+
+def test_on_topic_evidence_without_the_number_asked_for_is_refused_with_what_is_missing() -> None:
+    text = "تستخدم ديب سيك رقائق H20 من إنفيديا في تدريب نماذجها. وتعد رقائق H20 الأكثر شيوعًا في الصين."
+    refused = answer("كم سعر رقائق H20 التي تستخدمها ديب سيك؟", text)
+    assert refused.refused and refused.text == MISSING_AR["number"] and is_refusal(refused.text)
+    assert refused.citations == [] and refused.generator == "answer-type"
+
+
+def test_the_sentence_with_the_number_is_chosen_over_a_closer_sentence_without_one() -> None:
+    text = (
+        "استندت صحيفة فاينانشال تايمز في خبر تأجيل ديب سيك لنموذج R2 إلى مصادر مطلعة. "
+        "وقالت إن عدد هذه المصادر ثلاثة."
+    )
+    found = answer("كم عدد المصادر التي استندت إليها فاينانشال تايمز في خبر تأجيل R2؟", text)
+    assert not found.refused and "ثلاثة" in found.text
