@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from rag.cli_options import add_serve_arguments, add_verbose
     from rag.config import Config
     from rag.distributed import ServeClient, serve_replicas
-    from rag.documents import SUPPORTED_SUFFIXES
     from rag.errors import (
         ConfigError,
         DeviceUnavailableError,
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
         StaleIndexError,
     )
     from rag.generation import Answer, Citation, SourcesEvent, TokenEvent
+    from rag.loaders.registry import SUPPORTED_SUFFIXES
     from rag.pipeline import MAX_QUESTION_CHARS, RAG, IndexReport
     from rag.retrieval import Hit
 
@@ -60,7 +60,7 @@ _EXPORTS = {
     "MAX_QUESTION_CHARS": "rag.pipeline",
     "Article": "rag.article",
     "LoadProblem": "rag.article",
-    "SUPPORTED_SUFFIXES": "rag.documents",
+    "SUPPORTED_SUFFIXES": "rag.loaders.registry",
     "Chunk": "rag.chunking",
     "Config": "rag.config",
     "Hit": "rag.retrieval",

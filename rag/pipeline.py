@@ -28,6 +28,7 @@ from tqdm import tqdm
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
 from rag.answering.short import short_prompt
+from rag.article import Article, LoadProblem, LoadResult
 from rag.chunking import Chunker
 from rag.config import (
     LEGACY_INDEX_SETTINGS,
@@ -39,7 +40,6 @@ from rag.config import (
     short_repr,
 )
 from rag.devices import DeviceChoice, select_device
-from rag.documents import Article, LoadProblem, LoadResult, collect_files, load_articles, merge_loaded
 from rag.embeddings import Embedder
 from rag.errors import (
     ConfigError,
@@ -61,6 +61,7 @@ from rag.generation import (
     TokenEvent,
     TransformersGenerator,
 )
+from rag.loaders.files import collect_files, load_articles, merge_loaded
 from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
 from rag.retrieval import Hit, Reranker, Retrieval, Retriever

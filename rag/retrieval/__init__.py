@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.article import Article
 from rag.chunking import Chunk
-from rag.documents import Article
 from rag.embeddings import Embedder
 from rag.retrieval.fusion import FusionMethod, fuse
 from rag.retrieval.lexical import analyzer
