@@ -1,11 +1,10 @@
-"""Boilerplate cleaning of scraped article text: rules read from ``rag/boilerplate.json`` split a page's
-text into title, byline, source and a clean body.
+"""Boilerplate cleaning: scraped article text split into title, byline, source and a clean body.
 
 Site boilerplate (section labels, bylines, reading-time badges, photo captions, "read also" blocks, comment
-forms) is recognised by rules kept as data so that a new site's quirks are a data change, not a code change.
-The Arabic text itself is never normalized here: lines are only trimmed at their edges, dropped, or
-regrouped into paragraphs separated by a blank line. Normalization for retrieval happens later, on copies,
-so that citations can point back into exactly this text.
+forms) is recognised by rules kept as data in ``rag/boilerplate.json`` so that a new site's quirks are a data
+change, not a code change. The Arabic text itself is never normalized here: lines are only trimmed at their
+edges, dropped, or regrouped into paragraphs separated by a blank line. Normalization for retrieval happens
+later, on copies, so that citations can point back into exactly this text.
 """
 
 from __future__ import annotations

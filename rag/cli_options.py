@@ -1,5 +1,7 @@
-"""The command-line options that ``rag``, ``rag serve`` (and ``python -m ui``) and ``rag eval`` share,
-defined once; choices come from the registries (readers, formats), not from copies."""
+"""The command-line options that ``rag``, ``rag serve`` / ``python -m ui`` and ``rag eval`` share.
+
+Each is defined once; choices come from the registries (readers, formats), not from copies.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Scale-out on Ray: distributed indexing (``rag index --engine ray``) and replicated serving
-(``rag serve --engine ray --replicas N``).
+"""Scale-out on Ray: distributed indexing and replicated serving.
+
+The commands are ``rag index --engine ray`` and ``rag serve --engine ray --replicas N``.
 
 Indexing runs as :class:`RayEngine`, an :class:`rag.pipeline.IndexEngine`: Ray Data reads and cleans the
 files in tasks, then chunks and embeds the new or changed articles with ``map_batches`` on an actor pool

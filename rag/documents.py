@@ -1,7 +1,7 @@
-"""Compatibility names for loading articles: the code lives in :mod:`rag.article` (the types),
-:mod:`rag.cleaning` (boilerplate rules) and :mod:`rag.loaders` (reading files, one module per format).
+"""Compatibility names for loading articles (``rag.documents`` of 0.1).
 
-Kept so that code written against ``rag.documents`` keeps working; new code imports from those modules.
+The code lives in :mod:`rag.article` (the types), :mod:`rag.cleaning` (boilerplate rules) and
+:mod:`rag.loaders` (reading files, one module per format); new code imports from those modules.
 """
 
 from rag.article import Article, LoadProblem, LoadResult

@@ -1,7 +1,7 @@
-"""Compatibility names for `rag eval`: the code lives in the package :mod:`rag.eval` (gold sets, scoring,
-stages, report, compare, command).
+"""Compatibility names for ``rag eval`` (``rag.evaluation`` of 0.1).
 
-Kept so that code written against ``rag.evaluation`` (benches, scripts) keeps working.
+The code lives in the package :mod:`rag.eval` (gold sets, scoring, stages, report, compare, command); kept
+so that code written against ``rag.evaluation`` (benches, scripts) keeps working.
 """
 
 from rag.answering.readers.registry import GENERATOR_CHOICES as GENERATORS

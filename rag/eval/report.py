@@ -1,5 +1,7 @@
-"""The `rag eval` report: ``report.json`` (metrics, cost, the run's setup), ``items.jsonl``, the markdown
-summary and PNG plots."""
+"""The ``rag eval`` report: ``report.json``, ``items.jsonl``, ``report.md`` and PNG plots.
+
+``report.json`` holds the metrics, the cost and the run's setup; ``items.jsonl`` one record per gold item.
+"""
 
 from __future__ import annotations
 

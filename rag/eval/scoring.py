@@ -1,5 +1,8 @@
-"""Asking the gold questions through :class:`rag.RAG` and scoring them: per-item results, then retrieval,
-answer and cost aggregates."""
+"""Asking the gold questions through :class:`rag.RAG` and scoring them, item by item and in aggregate.
+
+Per item: the ranked articles of each retrieval mode and the scored answer; aggregated: retrieval, answer
+and cost metrics.
+"""
 
 from __future__ import annotations
 

@@ -1,2 +1,5 @@
-"""Input formats: one module per format (``plain``, ``markdown``, ``jsonl``, ``html``), found by suffix in
-:mod:`rag.loaders.registry`; :mod:`rag.loaders.files` finds and reads the files."""
+"""Input formats: one module per format, found by suffix in :mod:`rag.loaders.registry`.
+
+The formats are ``plain``, ``markdown``, ``jsonl`` and ``html``; :mod:`rag.loaders.files` finds and reads
+the files.
+"""

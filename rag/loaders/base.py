@@ -1,5 +1,8 @@
-"""What every format loader shares: the :class:`Format` a loader registers, the :class:`Loaded` result it
-returns, and the helpers that build an :class:`~rag.article.Article` from cleaned text."""
+"""What every format loader shares: :class:`Format`, :class:`Loaded` and building an article.
+
+A loader registers a :class:`Format`, returns a :class:`Loaded` and builds each
+:class:`~rag.article.Article` from cleaned text with :func:`make_article`.
+"""
 
 from __future__ import annotations
 

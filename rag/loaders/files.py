@@ -1,5 +1,8 @@
-"""Finding article files under the given paths and reading each one: size limit, binary detection,
-decoding, control characters, then the format loader its suffix names (:mod:`rag.loaders.registry`)."""
+"""Finding article files under the given paths and reading each one with the loader of its format.
+
+Reading a file: size limit, binary detection, decoding, control characters, then the format loader its suffix
+names (:mod:`rag.loaders.registry`).
+"""
 
 from __future__ import annotations
 

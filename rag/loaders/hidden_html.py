@@ -1,5 +1,7 @@
-"""Hidden HTML: elements a browser does not show (and comments) are dropped before any extraction,
-from markdown's inline HTML as from whole pages."""
+"""Hidden HTML: elements a browser does not show, and comments, dropped before any extraction.
+
+Used on markdown's inline HTML as on whole pages.
+"""
 
 from __future__ import annotations
 

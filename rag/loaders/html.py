@@ -1,5 +1,7 @@
-"""HTML pages (``.html``, ``.htm``): hidden elements pruned, then the article extracted by trafilatura
-(imported only when a page is read)."""
+"""HTML pages (``.html``, ``.htm``): hidden elements pruned, then the article extracted by trafilatura.
+
+trafilatura is imported only when a page is read.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""JSON Lines (``.jsonl``): one article object a line with ``id`` and ``text``; a bad line is a problem,
-not a failure of the file."""
+"""JSON Lines (``.jsonl``): one article object a line, with ``id`` and ``text``.
+
+A bad line is a problem of its own, not a failure of the file.
+"""
 
 from __future__ import annotations
 

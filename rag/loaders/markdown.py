@@ -1,5 +1,7 @@
-"""Markdown (``.md``): optional ``key: value`` front matter, the first ``#`` heading as title, inline
-HTML that a reader would not see dropped."""
+"""Markdown (``.md``): optional front matter, the first ``#`` heading as title, hidden HTML dropped.
+
+Front matter is ``key: value`` lines between ``---``; inline HTML that a reader would not see is dropped.
+"""
 
 from __future__ import annotations
 

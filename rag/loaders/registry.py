@@ -1,5 +1,7 @@
-"""The input formats the loader reads, by suffix: adding a format is one module with a ``FORMAT`` and one
-line in :data:`FORMATS`; the suffix list, the CLI help and the upload box are built from it."""
+"""The input formats by suffix: adding a format is one module with a ``FORMAT`` and one entry here.
+
+The suffix list, the CLI help and the chat page's upload box are built from :data:`FORMATS`.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""The answer readers (generators) by name: adding one is a module in ``rag/answering/readers/`` and one
-:class:`ReaderSpec` in :data:`READERS`; the CLI's ``--generator`` choices, the chat page's dropdown and the
-help texts are built from it. Each ``load`` imports its reader only when called, so importing this
-registry never loads llama.cpp, torch or transformers."""
+"""The answer readers (generators) by name: adding one is a module here and one :class:`ReaderSpec`.
+
+The module goes in ``rag/answering/readers/``, the spec in :data:`READERS`; the CLI's ``--generator``
+choices, the chat page's dropdown and the help texts are built from it. Each ``load`` imports its reader only
+when called, so importing this registry never loads llama.cpp, torch or transformers.
+"""
 
 from __future__ import annotations
 
