@@ -386,7 +386,7 @@ def test_status_text_names_device_models_and_index_size() -> None:
     info["config"] = {"generator": "extractive"}
     lines = fmt.status_text(info).splitlines()
     assert lines[0] == "الجهاز: بطاقة رسومية \u2068cuda:0\u2069 — مطلوب في الإعدادات، واجتاز اختبار الحساب"
-    assert lines[2] == "المولّد: استخراجي (الجملة المقتبسة بلا نموذج لغوي)"
+    assert lines[2] == "المولّد: استخراجي (بلا نموذج لغوي)"
 
 
 def test_report_counts_and_problems_in_arabic() -> None:

@@ -63,22 +63,43 @@ HEADER = (
     "[1]، [2]… انقر الرقم لرؤية الجملة المقتبسة.</p></div>"
 )
 CHAT_PLACEHOLDER = "اختر أحد الأسئلة أدناه أو اكتب سؤالك عن أخبار التقنية."
-# Gradio runs these in the browser. The page is Arabic, so the document itself is marked right-to-left.
-PAGE_JS = "() => { document.documentElement.lang = 'ar'; document.documentElement.dir = 'rtl'; }"
-# navigator.clipboard needs a secure context (https or localhost); the textarea fallback covers plain http.
-COPY_JS = """async (text) => {
-  if (!text) return;
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch (error) {
-    const area = document.createElement("textarea");
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    document.execCommand("copy");
-    area.remove();
+COUNTER_HTML = (
+    '<div class="counter" dir="rtl" aria-live="polite"><span class="count" dir="ltr"></span> '
+    '<span class="cut" role="alert"></span></div>'
+)
+# The page's behaviour (ui/page.js) runs once on load and installs the helpers the events below call.
+PAGE_JS_PATH = Path(__file__).with_name("page.js")
+COPY_JS = "(text) => window.sanad?.copy(text)"
+COUNT_JS = "(text) => window.sanad?.count(text)"
+SHOW_REPORT_JS = "() => window.sanad?.showReport()"
+SETTINGS_JS = "() => window.sanad?.toggleSettings()"
+# Gradio labels its own widgets ("Drop File Here", "Settings") in the browser's language. The page is
+# Arabic whatever that language is, so it reports Arabic to Gradio before Gradio starts.
+HEAD = """<script>
+(() => {
+  for (const [name, value] of [["language", "ar"], ["languages", ["ar"]]]) {
+    try {
+      Object.defineProperty(Navigator.prototype, name, { get: () => value, configurable: true });
+    } catch (error) {}
   }
-}"""
+})();
+</script>"""
+# Gradio's Arabic catalogue, corrected where it errs («بإستخدام») or where the English one is used; the same
+# texts stand in for English, so an unforced English browser sees them too.
+GRADIO_LABELS = {
+    "common.built_with_gradio": "صُنع باستخدام Gradio",
+    "common.settings": "الإعدادات",
+    "common.or": "أو",
+    "errors.use_via_api": "الاستخدام عبر واجهة API",
+    "upload_text.drop_file": "أفلت الملفات هنا",
+    "upload_text.click_to_upload": "انقر لاختيار الملفات",
+    "common.loading": "جارٍ التحميل",
+    "common.runs": "السجل",
+    "common.runs_description": "الأسئلة المحفوظة في هذا المتصفح",
+    "common.back_to_app": "المحادثة",
+    "common.back_to_app_description": "العودة إلى المحادثة",
+}
+I18N = gr.I18n(ar=GRADIO_LABELS, en=GRADIO_LABELS)
 
 # \w is Unicode-aware, so Arabic file names survive; anything else (separators, quotes, controls) does not.
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w\-. ]")
@@ -334,7 +355,7 @@ def build_app(rag: RAG | ServeClient, *, uploads: bool = True) -> gr.Blocks:
         turns = gr.State([])
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=360):
+            with gr.Column(scale=3, min_width=360, elem_id="chat-column"):
                 chatbot = gr.Chatbot(
                     label="المحادثة",
                     elem_id="chat",
@@ -358,21 +379,27 @@ def build_app(rag: RAG | ServeClient, *, uploads: bool = True) -> gr.Blocks:
                     placeholder="اكتب سؤالك هنا ثم اضغط Enter…",
                     rtl=True,
                     max_length=MAX_QUESTION_CHARS,
+                    max_lines=6,  # a long paste scrolls inside the box: the counter stays in view
                     autofocus=True,
                 )
-                with gr.Row():
+                gr.HTML(COUNTER_HTML, elem_id="question-counter", js_on_load=None)
+                with gr.Row(elem_id="chat-buttons"):
                     send = gr.Button("إرسال", variant="primary", elem_id="send")
                     new_chat = gr.Button("محادثة جديدة", elem_id="new-chat")
                     copy = gr.Button("نسخ الإجابة", elem_id="copy-answer")
+                    show_settings = gr.Button("الإعدادات وإضافة مقالات", elem_id="show-settings")
                 copy_text = gr.Textbox(visible=False)
-            with gr.Column(scale=2, min_width=320):
+            # Hidden on narrow screens (ui/style.css), where each answer carries its sources instead.
+            with gr.Column(scale=2, min_width=320, elem_id="sources-column"):
                 gr.HTML('<h2 class="panel-title" dir="rtl">المصادر</h2>', js_on_load=None)
                 sources = gr.HTML(fmt.SOURCES_PLACEHOLDER, elem_id="sources", js_on_load=None)
-        with gr.Sidebar(label="الإعدادات", position="left", open=True, width=380, elem_id="settings"):
+        # Closed at first: ui/page.js opens it beside the chat on wide screens only.
+        with gr.Sidebar(label="الإعدادات", position="left", open=False, width=380, elem_id="settings"):
             gr.HTML('<h2 class="panel-title" dir="rtl">الإعدادات</h2>', js_on_load=None)
             mode = gr.Radio(list(MODES), value=config.retrieval_mode, label="طريقة البحث", rtl=True)
             k = gr.Slider(1, MAX_K, value=min(config.top_k, MAX_K), step=1, label="عدد المصادر (k)")
-            generator = gr.Dropdown(list(GENERATORS), value=config.generator, label="مولّد الإجابة")
+            choices = [(fmt.GENERATOR_NAMES.get(name, name), name) for name in GENERATORS]
+            generator = gr.Dropdown(choices, value=config.generator, label="مولّد الإجابة")
             status = gr.Textbox(label="الحالة", interactive=False, lines=4, rtl=True, elem_id="status")
             if uploads:
                 gr.HTML('<h2 class="panel-title" dir="rtl">إضافة مقالات</h2>', js_on_load=None)
@@ -403,6 +430,8 @@ def build_app(rag: RAG | ServeClient, *, uploads: bool = True) -> gr.Blocks:
         chatbot.clear(handlers.new_conversation, None, outputs, cancels=asked, **instant)
         new_chat.click(handlers.new_conversation, None, outputs, cancels=asked, **instant)
         copy.click(None, [copy_text], None, js=COPY_JS)
+        question.change(None, [question], None, js=COUNT_JS)
+        show_settings.click(None, None, None, js=SETTINGS_JS)
         if uploads:
             add.click(
                 handlers.upload,
@@ -410,7 +439,7 @@ def build_app(rag: RAG | ServeClient, *, uploads: bool = True) -> gr.Blocks:
                 [report, status, files],
                 api_name="add_articles",
                 concurrency_limit=1,
-            )
+            ).then(None, None, None, js=SHOW_REPORT_JS)
         app.load(handlers.status, None, status, api_visibility="private")
     return app
 
@@ -432,7 +461,9 @@ def launch_app(app: gr.Blocks, *, host: str, port: int, share: bool = False, blo
         max_file_size=MAX_UPLOAD,
         theme=theme(),
         css_paths=STYLE_PATH,
-        js=PAGE_JS,
+        js=PAGE_JS_PATH.read_text(encoding="utf-8"),
+        head=HEAD,
+        i18n=I18N,
         quiet=not block,
     )
 

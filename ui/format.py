@@ -440,7 +440,7 @@ GENERATOR_NAMES = {
     "auto": "تلقائي",
     "gguf": "نموذج لغوي GGUF",
     "transformers": "نموذج لغوي Transformers",
-    "extractive": "استخراجي (الجملة المقتبسة بلا نموذج لغوي)",
+    "extractive": "استخراجي (بلا نموذج لغوي)",
 }
 
 
