@@ -335,6 +335,7 @@ def test_an_english_question_reads_left_to_right(page: Any) -> None:
     ask(page, ENGLISH_QUESTION)
     question = page.locator("#chat .question").last
     assert question.get_attribute("dir") == "ltr" and reads_left_to_right(question)
+    assert char_box(question, 0)["x"] - box(question)["x"] < 2  # it starts at the left edge of its bubble
 
 
 # -- 3. Arabic everywhere --------------------------------------------------------------------------------
