@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = command("search", _cmd_search, "search the index")
     search.add_argument("question")
-    opt.add_k(search, default=5, help_text="number of hits, 1 to 100 (default 5)")
+    opt.add_k(search, default=None, help_text="number of sources, 1 to 100 (default: the top_k setting, 5)")
     opt.add_mode(search)
     opt.add_json(search, help_text="print hits as JSON")
     opt.add_device(search, help_text=None)
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_json(ask, help_text="print the Answer as JSON")
     opt.add_device(ask)
     opt.add_generator(ask)
-    opt.add_k(ask, default=None, help_text="number of retrieved chunks, 1 to 100")
+    opt.add_k(ask, default=None, help_text="number of sources, 1 to 100 (default: the top_k setting, 5)")
     opt.add_mode(ask)
     ask.add_argument(
         "--history",
