@@ -4,6 +4,7 @@ takes the next evidence, refusal without lexical support, English renderings che
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from rag import RAG
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.english import faithful
 from rag.answering.prompt import REFUSAL_AR, Prompt
-from rag.answering.short import rule_span, short_span
+from rag.answering.short import rule_span, short_span, wanted_words
 from rag.answering.spans import locate_span, span_grammar, words_of
 from rag.answering.types import Answer, SourcesEvent, TokenEvent
 
@@ -34,10 +35,78 @@ def test_words_keep_offsets_and_split_off_trailing_punctuation() -> None:
     assert SENTENCE[words[-1].start : words[-1].core_end] == "مايو"
 
 
+def grammar_strings(grammar: str) -> set[str]:
+    """Every string a span grammar produces (its rules are alternatives of a literal, optionally followed by
+    one rule name)."""
+    rules: dict[str, list[tuple[str, str | None]]] = {}
+    for line in grammar.splitlines():
+        name, body = line.split(" ::= ")
+        options = []
+        for option in body.split(" | "):
+            if option.startswith('"'):
+                literal, _, following = option.rpartition('" ')
+                if not literal:  # a literal alone
+                    options.append((json.loads(option), None))
+                else:
+                    options.append((json.loads(literal + '"'), following))
+            else:
+                options.append(("", option))
+        rules[name] = options
+
+    def expand(name: str) -> set[str]:
+        return {
+            text + ("" if following is None else rest)
+            for text, following in rules[name]
+            for rest in ([""] if following is None else expand(following))
+        }
+
+    return expand("root")
+
+
+def test_span_grammar_produces_exactly_the_spans_holding_a_wanted_word() -> None:
+    sentence = "قالت الصحيفة يوم الخميس، إن الإطلاق تأجل."
+    words = [sentence[w.start : w.core_end] for w in words_of(sentence)]
+    wanted = [word == "الخميس" for word in words]
+    produced = grammar_strings(span_grammar(sentence, max_words=3, wanted=wanted))
+    assert "الخميس" in produced and "يوم الخميس" in produced and "الخميس، إن" in produced
+    assert "الصحيفة يوم الخميس" in produced and "قالت الصحيفة يوم" not in produced
+    assert all("الخميس" in span for span in produced)  # every span holds the wanted word
+    assert not any(len(span.split()) > 3 for span in produced)
+    # Without wanted words (or none of them wanted) every span of up to 3 words is allowed.
+    everything = grammar_strings(span_grammar(sentence, max_words=3))
+    assert grammar_strings(span_grammar(sentence, max_words=3, wanted=[False] * len(words))) == everything
+    assert len(everything) == sum(min(3, len(words) - k) for k in range(len(words))) and produced < everything
+
+
+def test_the_short_answer_must_say_something_the_question_does_not() -> None:
+    question = "ما الصحيفة التي قالت إن الإطلاق تأجل؟"
+    wanted = wanted_words(question, "قالت الصحيفة يوم الخميس، إن الإطلاق تأجل.")
+    assert wanted == [False, False, True, True, False, False, False]
+    # «كم»: the number, when the sentence has one.
+    assert [
+        w for w, flag in zip(SENTENCE.split(), wanted_words("كم مصدرًا؟", SENTENCE), strict=True) if flag
+    ] == ["ثلاثة"]
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("المرتبة الأولى من قبل التراث الإنجليزي", "التراث الإنجليزي"),  # question words and particles go
+        ("التراث الإنجليزي", "التراث الإنجليزي"),
+        ("المرتبة الأولى", "المرتبة الأولى"),  # nothing new would remain: kept as written
+    ],
+)
+def test_the_short_answer_drops_the_question_words_it_opens_with(written: str, kept: str) -> None:
+    question = "من أدرج السوق في المرتبة الأولى؟"
+    sentence = "أُدرج السوق في المرتبة الأولى من قبل التراث الإنجليزي عام 1954."
+    span = short_span(question, sentence, ScriptedReader(written, constrained=True))
+    assert span is not None and sentence[span[0] : span[1]] == kept
+
+
 def test_span_grammar_has_one_start_per_word_and_caps_the_length() -> None:
     grammar = span_grammar(SENTENCE, max_words=3)
     root = grammar.splitlines()[0]
-    assert root.count("r3") == len(words_of(SENTENCE))
+    assert root.count("r3s0") == len(words_of(SENTENCE))
     assert "r4" not in grammar  # no span longer than 3 words
     assert '"الخميس"' in grammar and '"الخميس، "' in grammar  # a span may end before the comma
     with pytest.raises(ValueError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _WORD = re.compile(r"\S+")
@@ -42,25 +43,48 @@ def _literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def span_grammar(sentence: str, max_words: int = 10) -> str:
+def span_grammar(sentence: str, max_words: int = 10, wanted: Sequence[bool] | None = None) -> str:
     """A GBNF grammar: exactly one span of 1..``max_words`` consecutive words of ``sentence``.
 
-    Rule ``w{k}r{r}`` produces a span that starts at word k with at most r words: either word k alone (its
-    core, no trailing punctuation) or word k as written, a space, and a span starting at k+1 with r-1 words.
+    ``wanted`` (one flag per word of :func:`words_of`): the span must hold at least one wanted word (the
+    short answer must say something the question does not); ignored when no span could.
+
+    Rule ``w{k}r{r}s{s}`` produces a span that starts at word k with at most r words, ``s`` = 1 when a
+    wanted word came before it: either word k alone (its core, no trailing punctuation; only once a wanted
+    word is in) or word k as written, a space, and a span starting at k+1 with r-1 words.
     """
     words = words_of(sentence)
     if not words:
         raise ValueError("the sentence has no words to quote")
-    rules: list[str] = []
-    for k, word in enumerate(words):
+    if wanted is None or not any(wanted):
+        wanted = [True] * len(words)
+    if len(wanted) != len(words):
+        raise ValueError(f"wanted has {len(wanted)} flags for {len(words)} words")
+    bodies: dict[str, list[str]] = {}
+    # From the last word back, so a rule is written only if it can produce something (llama.cpp rejects a
+    # grammar that refers to an undefined rule).
+    for k in range(len(words) - 1, -1, -1):
+        word = words[k]
         full, core = sentence[word.start : word.end], sentence[word.start : word.core_end]
-        for remaining in range(max_words, 0, -1):
-            options = [_literal(core)]
-            if remaining > 1 and k + 1 < len(words):
-                options.append(f"{_literal(full + ' ')} w{k + 1}r{remaining - 1}")
-            rules.append(f"w{k}r{remaining} ::= " + " | ".join(options))
-    starts = " | ".join(f"w{k}r{max_words}" for k in range(len(words)))
-    return f"root ::= {starts}\n" + "\n".join(rules)
+        for remaining in range(1, max_words + 1):
+            for seen in (0, 1):
+                has = int(seen or wanted[k])
+                options = [_literal(core)] if has else []
+                following = f"w{k + 1}r{remaining - 1}s{has}"
+                if remaining > 1 and following in bodies:
+                    options.append(f"{_literal(full + ' ')} {following}")
+                if options:
+                    bodies[f"w{k}r{remaining}s{seen}"] = options
+    starts = [f"w{k}r{max_words}s0" for k in range(len(words)) if f"w{k}r{max_words}s0" in bodies]
+    reachable, pending = set(starts), list(starts)
+    while pending:
+        for option in bodies[pending.pop()]:
+            following = option.rsplit(" ", 1)[-1]
+            if following in bodies and following not in reachable:
+                reachable.add(following)
+                pending.append(following)
+    rules = [f"{name} ::= " + " | ".join(bodies[name]) for name in reversed(bodies) if name in reachable]
+    return f"root ::= {' | '.join(starts)}\n" + "\n".join(rules)
 
 
 def locate_span(sentence: str, produced: str) -> tuple[int, int] | None:
