@@ -585,7 +585,8 @@ def test_twenty_users_chat_at_once_through_the_api(
         assert [m["role"] for m in after_second] == ["user", "assistant", "user", "assistant"]
         texts = [str(message["content"]) for message in after_second]
         assert str(after_first[0]["content"]) == texts[0] and str(after_first[1]["content"]) == texts[1]
-        assert first_question(i) in texts[0] and second_question(i) in texts[2], i
+        plain = [re.sub(r"<[^>]+>", "", text) for text in texts]  # the page wraps Latin runs in <bdi>
+        assert first_question(i) in plain[0] and second_question(i) in plain[2], i
         for n, (answer, company) in enumerate(((texts[1], i), (texts[3], j)), start=1):
             assert 'role="alert"' not in answer and "pending" not in answer, (i, n, answer)
             assert COMPANIES[company] in answer and f'href="#src-{n}-' in answer, (i, n, answer)
@@ -654,5 +655,5 @@ def test_stage_uploads_with_hostile_names_on_disk(tmp_path: Path) -> None:
     names = ["evil.txt", "new_line.txt", "ok.TXT", "tab_name.md"]
     assert sorted(p.name for p in folder.glob("*/*")) == sorted(p.name for p in staged.paths) == names
     assert all(p.parent.parent == folder.resolve() for p in staged.paths)  # folder/<content digest>/name
-    assert len(staged.refused) == 1 and staged.refused[0].startswith("..txt:")
+    assert len(staged.refused) == 1 and staged.refused[0][0] == "..txt"  # (file name, Arabic reason)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["incoming", "index"]  # nothing written outside
