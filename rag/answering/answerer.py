@@ -144,6 +144,7 @@ def answer_stream(
     text = answer_sentence(chosen)
     yield SourcesEvent(hits=hits, draft=text)
     reader = load_reader()
+    shown = chosen.text  # the sentence the answer text shows, which the short answer is copied from
     if language == "en" and getattr(reader, "name", "extractive") != "extractive":
         # Rendered in full before it is shown: a rendering that fails its checks is never displayed.
         english = "".join(render_english(chosen.text, reader, cancel=cancel)).strip()
@@ -151,9 +152,11 @@ def answer_stream(
             return
         if faithful(chosen.text, english):
             text = f"{english} [{chosen.n}]"
+            # An English answer gets an English short answer: copied from the rendering the user reads.
+            shown = english
     timings["first_token_s"] = time.perf_counter() - started
     yield TokenEvent(text)
-    span = short_span(question, chosen.text, reader, cancel=cancel)
+    span = short_span(question, shown, reader, cancel=cancel)
     if cancel is not None and cancel.is_set():
         return
     finished = time.perf_counter()
@@ -166,6 +169,6 @@ def answer_stream(
         refused=False,
         generator=getattr(reader, "name", "extractive"),
         timings=timings,
-        short=chosen.text[span[0] : span[1]] if span else "",
+        short=shown[span[0] : span[1]] if span else "",
         **common,
     )
