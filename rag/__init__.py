@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     )
     from rag.generation import Answer, Citation, SourcesEvent, TokenEvent
     from rag.loaders.registry import SUPPORTED_SUFFIXES
-    from rag.pipeline import MAX_QUESTION_CHARS, RAG, IndexReport
+    from rag.pipeline import RAG, IndexReport
+    from rag.requests import MAX_QUESTION_CHARS
     from rag.retrieval import Hit
 
 __version__ = "0.1.0"
@@ -57,7 +58,7 @@ _ERRORS = (
 _EXPORTS = {
     "RAG": "rag.pipeline",
     "IndexReport": "rag.pipeline",
-    "MAX_QUESTION_CHARS": "rag.pipeline",
+    "MAX_QUESTION_CHARS": "rag.requests",
     "Article": "rag.article",
     "LoadProblem": "rag.article",
     "SUPPORTED_SUFFIXES": "rag.loaders.registry",

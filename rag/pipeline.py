@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import numbers
 import os
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -32,8 +31,6 @@ from rag.article import Article, LoadProblem, LoadResult
 from rag.chunking import Chunker
 from rag.config import (
     LEGACY_INDEX_SETTINGS,
-    MAX_TOP_K,
-    RETRIEVAL_MODES,
     SAVED_FIELDS,
     Config,
     RetrievalMode,
@@ -47,7 +44,6 @@ from rag.errors import (
     GeneratorUnavailableError,
     IndexCorruptError,
     IndexNotFoundError,
-    QuestionError,
     RagError,
     StaleIndexError,
 )
@@ -64,13 +60,20 @@ from rag.generation import (
 from rag.loaders.files import collect_files, load_articles, merge_loaded
 from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
+from rag.requests import (
+    MAX_QUESTION_CHARS,  # noqa: F401  # re-exported: the input checks moved to rag.requests
+    HistoryTurn,
+    check_k,
+    check_mode,
+    clean_history,
+    clean_question,
+)
 from rag.retrieval import Hit, Reranker, Retrieval, Retriever
 from rag.store import IndexSnapshot, IndexStore
 from rag.vector_index import choose_index_type
 
 logger = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 2000
 # The refusal rule's lexical coverage looks at the best-retrieved hits only (as tuned).
 REFUSAL_SOURCES = 3
 # Ids of articles added with an id namespace: "<namespace>-<ID_DIGEST_CHARS hex>-<name>".
@@ -163,78 +166,6 @@ def _package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def clean_question(question: str) -> str:
-    """Validate a question: strip control characters and whitespace; reject empty, huge or wordless input."""
-    if not isinstance(question, str):
-        raise QuestionError("the question must be a string")
-    if len(question) > MAX_QUESTION_CHARS * 50:
-        # Refuse before any per-character work so a 100 MB paste costs nothing.
-        raise QuestionError(
-            f"the question is too long ({len(question)} characters, limit {MAX_QUESTION_CHARS})"
-        )
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise QuestionError("the question is empty")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"the question is too long ({len(text)} characters, limit {MAX_QUESTION_CHARS})")
-    if not tokenize(text):
-        raise QuestionError("the question contains no words (only symbols, emoji or diacritics)")
-    return text
-
-
-def check_k(k: object) -> int | None:
-    """``k`` as an int, or None (use the configured ``top_k``); anything but a whole number from 1 to
-    :data:`rag.config.MAX_TOP_K` raises :class:`ConfigError`."""
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= MAX_TOP_K:
-        raise ConfigError(f"k must be a whole number from 1 to {MAX_TOP_K} (got {short_repr(k)})")
-    return int(k)
-
-
-def check_mode(mode: object) -> RetrievalMode | None:
-    """``mode`` when it is a retrieval mode, or None (use the configured one); else :class:`ConfigError`."""
-    if mode is None:
-        return None
-    if not isinstance(mode, str) or mode not in RETRIEVAL_MODES:
-        raise ConfigError(
-            f"unknown retrieval mode {short_repr(mode)}: use one of {', '.join(map(repr, RETRIEVAL_MODES))}"
-        )
-    return mode  # type: ignore[return-value]  # checked against RetrievalMode's values
-
-
-# One earlier turn of a conversation: a ``(role, text)`` pair (tuple or list) or a chat message
-# ``{"role": ..., "content": ...}``; the role is "user" or "assistant".
-HistoryTurn = Sequence[str] | Mapping[str, Any]
-_HISTORY_FORMS = '[role, text] pairs or {"role": ..., "content": ...} messages'
-
-
-def clean_history(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]]:
-    """The conversation as ``(role, text)`` pairs (each text cut to MAX_QUESTION_CHARS); anything but a list
-    of pairs or chat messages with role user or assistant and string text raises :class:`QuestionError`."""
-    if history is None:
-        return []
-    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
-        raise QuestionError(f"history must be a list of {_HISTORY_FORMS} (got {type(history).__name__})")
-    turns = []
-    for number, turn in enumerate(history, start=1):
-        if isinstance(turn, Mapping):
-            role, text = turn.get("role"), turn.get("content")
-        elif isinstance(turn, Sequence) and not isinstance(turn, (str, bytes)) and len(turn) == 2:
-            role, text = turn
-        else:
-            raise QuestionError(f"history turn {number} is not a [role, text] pair or a chat message")
-        if role not in ("user", "assistant"):
-            raise QuestionError(
-                f"history turn {number} has role {short_repr(role)}: use 'user' or 'assistant'"
-            )
-        if not isinstance(text, str):
-            raise QuestionError(f"history turn {number} has no text: its content must be a string")
-        turns.append((role, text[:MAX_QUESTION_CHARS]))
-    return turns
 
 
 def check_namespace(namespace: object) -> str | None:

@@ -1,0 +1,92 @@
+"""What a question to the pipeline may carry, and the checks every way of asking applies to it.
+
+:func:`clean_question`, :func:`clean_history`, :func:`check_k` and :func:`check_mode` are the input checks
+that :meth:`rag.RAG.search`, :meth:`rag.RAG.ask`, :meth:`rag.RAG.stream` and :meth:`rag.RAG.validate`
+share. Light on purpose (no numpy, no models): a client may check a request before loading anything.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rag.config import MAX_TOP_K, RETRIEVAL_MODES, RetrievalMode, short_repr
+from rag.errors import ConfigError, QuestionError
+from rag.normalize import tokenize
+
+MAX_QUESTION_CHARS = 2000
+
+
+def clean_question(question: str) -> str:
+    """Validate a question: strip control characters and whitespace; reject empty, huge or wordless input."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be a string")
+    if len(question) > MAX_QUESTION_CHARS * 50:
+        # Refuse before any per-character work so a 100 MB paste costs nothing.
+        raise QuestionError(
+            f"the question is too long ({len(question)} characters, limit {MAX_QUESTION_CHARS})"
+        )
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is too long ({len(text)} characters, limit {MAX_QUESTION_CHARS})")
+    if not tokenize(text):
+        raise QuestionError("the question contains no words (only symbols, emoji or diacritics)")
+    return text
+
+
+def check_k(k: object) -> int | None:
+    """``k`` as an int, or None (use the configured ``top_k``); anything but a whole number from 1 to
+    :data:`rag.config.MAX_TOP_K` raises :class:`ConfigError`."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= MAX_TOP_K:
+        raise ConfigError(f"k must be a whole number from 1 to {MAX_TOP_K} (got {short_repr(k)})")
+    return int(k)
+
+
+def check_mode(mode: object) -> RetrievalMode | None:
+    """``mode`` when it is a retrieval mode, or None (use the configured one); else :class:`ConfigError`."""
+    if mode is None:
+        return None
+    if not isinstance(mode, str) or mode not in RETRIEVAL_MODES:
+        raise ConfigError(
+            f"unknown retrieval mode {short_repr(mode)}: use one of {', '.join(map(repr, RETRIEVAL_MODES))}"
+        )
+    return mode  # type: ignore[return-value]  # checked against RetrievalMode's values
+
+
+# One earlier turn of a conversation: a ``(role, text)`` pair (tuple or list) or a chat message
+# ``{"role": ..., "content": ...}``; the role is "user" or "assistant".
+HistoryTurn = Sequence[str] | Mapping[str, Any]
+_HISTORY_FORMS = '[role, text] pairs or {"role": ..., "content": ...} messages'
+
+
+def clean_history(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]]:
+    """The conversation as ``(role, text)`` pairs (each text cut to MAX_QUESTION_CHARS); anything but a list
+    of pairs or chat messages with role user or assistant and string text raises :class:`QuestionError`."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
+        raise QuestionError(f"history must be a list of {_HISTORY_FORMS} (got {type(history).__name__})")
+    turns = []
+    for number, turn in enumerate(history, start=1):
+        if isinstance(turn, Mapping):
+            role, text = turn.get("role"), turn.get("content")
+        elif isinstance(turn, Sequence) and not isinstance(turn, (str, bytes)) and len(turn) == 2:
+            role, text = turn
+        else:
+            raise QuestionError(f"history turn {number} is not a [role, text] pair or a chat message")
+        if role not in ("user", "assistant"):
+            raise QuestionError(
+                f"history turn {number} has role {short_repr(role)}: use 'user' or 'assistant'"
+            )
+        if not isinstance(text, str):
+            raise QuestionError(f"history turn {number} has no text: its content must be a string")
+        turns.append((role, text[:MAX_QUESTION_CHARS]))
+    return turns
