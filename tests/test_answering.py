@@ -21,6 +21,9 @@ from rag.answering.prompt import REFUSAL_AR, Prompt
 from rag.answering.short import rule_span, short_span, wanted_words
 from rag.answering.spans import locate_span, span_grammar, words_of
 from rag.answering.types import Answer, SourcesEvent, TokenEvent
+from rag.article import Article
+from rag.chunking import Chunk
+from rag.retrieval import Hit
 
 SENTENCE = 'قالت الصحيفة يوم الخميس، نقلًا عن ثلاثة مصادر، إن "ديب سيك" أجلت إطلاق R2 إلى مايو.'
 SMALL_GGUF = REAL_MODELS_DIR / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
@@ -274,6 +277,16 @@ def test_an_english_answer_gets_an_english_short_answer(rag: RAG) -> None:
     answer = answer_in_english(rag, rendering)
     assert answer.text == f"{rendering} [{answer.citations[0].n}]"
     assert answer.short and answer.short in rendering and not re.search(r"[\u0600-\u06ff]", answer.short)
+
+
+def test_an_english_question_over_arabic_evidence_is_not_refused_for_sharing_no_words() -> None:
+    text = 'أفادت صحيفة "وول ستريت جورنال" بأن شركات التكنولوجيا في الصين تدرس اللجوء إلى رقائق أقل كفاءة.'
+    article = Article(id="wsj", title="رقائق", text=text)
+    hit = Hit(chunk=Chunk("wsj#0", "wsj", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.7)
+    question = "Which newspaper reported that Chinese companies consider less efficient chips?"
+    request = AnswerRequest(question=question, hits=[hit], standalone_question=question)
+    *_, answer = answer_stream(request, lambda: None, cancel=threading.Event())
+    assert isinstance(answer, Answer) and not answer.refused and "وول ستريت جورنال" in answer.text
 
 
 def test_faithful_renderings_keep_the_numbers_and_one_sentence() -> None:

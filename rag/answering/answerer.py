@@ -102,7 +102,13 @@ def answer_stream(
     supported: list[Evidence] = []
     if evidence:  # a refused question has none: no scorer to build over its hits
         lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
-        supported = [with_antecedent(e) for e in evidence if lexical(e.text) >= MIN_LEXICAL_SUPPORT]
+
+        def supports(sentence: str) -> bool:
+            # Shared words measure nothing across languages (an English question, an Arabic sentence): there
+            # the retrieval stage's refusal rule is the guard.
+            return lexical(sentence) >= MIN_LEXICAL_SUPPORT or detect_language(sentence) != language
+
+        supported = [with_antecedent(e) for e in evidence if supports(e.text)]
     # «كم …؟» needs a sentence with a number, «متى …؟» one with a time: on-topic evidence without one is a
     # near miss (the articles never give the price asked for), refused with what is missing.
     kind = expected_kind(question)
@@ -119,7 +125,7 @@ def answer_stream(
         answering = [
             with_antecedent(e)
             for e in wider
-            if can_answer(kind, with_antecedent(e).text) and lexical(e.text) >= MIN_LEXICAL_SUPPORT
+            if can_answer(kind, with_antecedent(e).text) and supports(e.text)
         ]
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
