@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from rag.generation import Answer, Citation, SourcesEvent, TokenEvent
     from rag.loaders.registry import SUPPORTED_SUFFIXES
     from rag.pipeline import RAG, IndexReport
-    from rag.requests import MAX_QUESTION_CHARS
+    from rag.requests import MAX_QUESTION_CHARS, Answerer, AskRequest
     from rag.retrieval import Hit
 
 __version__ = "0.1.0"
@@ -59,6 +59,9 @@ _EXPORTS = {
     "RAG": "rag.pipeline",
     "IndexReport": "rag.pipeline",
     "MAX_QUESTION_CHARS": "rag.requests",
+    # One question with its options, and what answers it (RAG here, ServeClient through Ray Serve).
+    "AskRequest": "rag.requests",
+    "Answerer": "rag.requests",
     "Article": "rag.article",
     "LoadProblem": "rag.article",
     "SUPPORTED_SUFFIXES": "rag.loaders.registry",
@@ -85,7 +88,9 @@ __all__ = [
     "RAG",
     "SUPPORTED_SUFFIXES",
     "Answer",
+    "Answerer",
     "Article",
+    "AskRequest",
     "Chunk",
     "Citation",
     "Config",

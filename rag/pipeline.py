@@ -62,6 +62,8 @@ from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
 from rag.requests import (
     MAX_QUESTION_CHARS,  # noqa: F401  # re-exported: the input checks moved to rag.requests
+    AnswererBase,
+    AskRequest,
     HistoryTurn,
     check_k,
     check_mode,
@@ -233,7 +235,7 @@ def _check_setting_names(overrides: dict[str, Any]) -> None:
         raise ConfigError(f"unknown setting {unknown[0]!r}: see `rag.Config` for the setting names")
 
 
-class RAG:
+class RAG(AnswererBase):
     """Index articles and answer questions about them, with citations."""
 
     def __init__(
@@ -605,37 +607,26 @@ class RAG:
         (:attr:`Retrieval.relevance`; :meth:`stream` takes it from its own retrieval, not from here)."""
         return self.retriever.retrieve(question, 1, "dense").relevance
 
-    def stream(
-        self,
-        question: str,
-        history: Iterable[HistoryTurn] | None = None,
-        *,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-        cancel: threading.Event | None = None,
-        attempt: int = 0,
+    def stream_request(
+        self, request: AskRequest, *, cancel: threading.Event | None = None
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer.
-        ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages.
-        Setting ``cancel`` (or closing the iterator) stops the generator: a request still waiting for the
-        model is dropped and a running one aborted, and the stream ends without an Answer. ``attempt`` > 0
-        (a retry) answers from the next-best evidence sentence instead of the same one."""
+        """Answer ``request``: the sources first, then answer text pieces, then the final Answer (see
+        :meth:`stream`, its keyword form)."""
         started = time.perf_counter()
-        question = clean_question(question)
-        turns = clean_history(history)
-        k, mode = self._k(k), self._mode(mode)
+        question = clean_question(request.question)
+        turns = clean_history(request.history)
+        k, mode = self._k(request.k), self._mode(request.mode)
         standalone = standalone_question(question, turns)
         retrieval = self.retriever.retrieve(standalone, k=k, mode=mode)
         hits, relevance = retrieval.hits, retrieval.relevance
         signals = signals_for(standalone, hits[:REFUSAL_SOURCES], relevance)
         confident = bool(hits) and not should_refuse(signals, self.refusal_rule())
-        request = AnswerRequest(
+        answering = AnswerRequest(
             question=question,
             hits=hits,
             standalone_question=standalone,
             confident=confident,
-            attempt=attempt,
+            attempt=request.attempt,
             budget_chars=self.config.context_chars,
             timings={
                 "retrieve_s": time.perf_counter() - started,
@@ -645,28 +636,11 @@ class RAG:
         )
         # closing(): when the consumer closes this stream the reader stops too, instead of finishing alone.
         with closing(
-            answer_stream(request, lambda: self.generator(generator), cancel=cancel, started=started)
+            answer_stream(
+                answering, lambda: self.generator(request.generator), cancel=cancel, started=started
+            )
         ) as events:
             yield from events
-
-    def ask(
-        self,
-        question: str,
-        history: Iterable[HistoryTurn] | None = None,
-        *,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-        cancel: threading.Event | None = None,
-        attempt: int = 0,
-    ) -> Answer:
-        """Answer ``question`` with citations (the non-streaming form of :meth:`stream`)."""
-        for event in self.stream(
-            question, history, k=k, mode=mode, generator=generator, cancel=cancel, attempt=attempt
-        ):
-            if isinstance(event, Answer):
-                return event
-        raise RuntimeError("stream ended without an answer")  # pragma: no cover
 
 
 _FOLLOW_UP_MAX_TOKENS = 6

@@ -1,21 +1,30 @@
 """What a question to the pipeline may carry, and the checks every way of asking applies to it.
 
-:func:`clean_question`, :func:`clean_history`, :func:`check_k` and :func:`check_mode` are the input checks
-that :meth:`rag.RAG.search`, :meth:`rag.RAG.ask`, :meth:`rag.RAG.stream` and :meth:`rag.RAG.validate`
-share. Light on purpose (no numpy, no models): a client may check a request before loading anything.
+:class:`AskRequest` is one question with its options; :class:`Answerer` is what answers it (:class:`rag.RAG`
+in this process, ``rag.distributed.ServeClient`` through Ray Serve replicas), and :class:`AnswererBase`
+writes the keyword forms ``stream(question, history, k=..., ...)`` and ``ask(...)`` once for both, over
+their ``stream_request``. :func:`clean_question`, :func:`clean_history`, :func:`check_k` and
+:func:`check_mode` are the input checks that :meth:`rag.RAG.search`, :meth:`rag.RAG.stream` and
+:meth:`rag.RAG.validate` share. Light on purpose (no numpy, no models): a client may check a request before
+loading anything.
 """
 
 from __future__ import annotations
 
 import numbers
 import re
+import threading
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from rag.config import MAX_TOP_K, RETRIEVAL_MODES, RetrievalMode, short_repr
 from rag.errors import ConfigError, QuestionError
 from rag.normalize import tokenize
+
+if TYPE_CHECKING:
+    from rag.answering.types import Answer, SourcesEvent, TokenEvent
 
 MAX_QUESTION_CHARS = 2000
 
@@ -90,3 +99,118 @@ def clean_history(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]
             raise QuestionError(f"history turn {number} has no text: its content must be a string")
         turns.append((role, text[:MAX_QUESTION_CHARS]))
     return turns
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    """One question and its options, as :meth:`Answerer.stream` and :meth:`Answerer.ask` take them.
+
+    ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages;
+    ``k``, ``mode`` and ``generator`` left None use the configured ones; ``attempt`` > 0 (a retry) answers
+    from the next-best evidence sentence. Nothing is checked on construction: the answerer checks a request
+    when it starts answering, as it checks the keyword arguments. A request crosses to a Ray Serve replica
+    as it is (a cancel event cannot, so it is not part of the request).
+    """
+
+    question: str
+    history: Iterable[HistoryTurn] | None = None
+    k: int | None = None
+    mode: RetrievalMode | None = None
+    generator: str | None = None
+    attempt: int = 0
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """What answers questions: :class:`rag.RAG` and ``rag.distributed.ServeClient`` both are one."""
+
+    def stream_request(
+        self, request: AskRequest, *, cancel: threading.Event | None = None
+    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
+        """The sources, then answer text pieces, then the final Answer for ``request``."""
+        ...
+
+    def ask_request(self, request: AskRequest, *, cancel: threading.Event | None = None) -> Answer:
+        """The final Answer for ``request``."""
+        ...
+
+    def stream(
+        self,
+        question: str,
+        history: Iterable[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        generator: str | None = None,
+        cancel: threading.Event | None = None,
+        attempt: int = 0,
+    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
+        """:meth:`stream_request` with the request's fields as arguments."""
+        ...
+
+    def ask(
+        self,
+        question: str,
+        history: Iterable[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        generator: str | None = None,
+        cancel: threading.Event | None = None,
+        attempt: int = 0,
+    ) -> Answer:
+        """:meth:`ask_request` with the request's fields as arguments."""
+        ...
+
+
+class AnswererBase:
+    """The keyword forms of :class:`Answerer` written once: a subclass implements :meth:`stream_request`
+    (and :meth:`ask_request` when it has a cheaper way than reading the stream to its end)."""
+
+    def stream_request(
+        self, request: AskRequest, *, cancel: threading.Event | None = None
+    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
+        raise NotImplementedError
+
+    def ask_request(self, request: AskRequest, *, cancel: threading.Event | None = None) -> Answer:
+        """The final Answer of :meth:`stream_request`."""
+        from rag.answering.types import Answer
+
+        for event in self.stream_request(request, cancel=cancel):
+            if isinstance(event, Answer):
+                return event
+        raise RuntimeError("stream ended without an answer")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        history: Iterable[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        generator: str | None = None,
+        cancel: threading.Event | None = None,
+        attempt: int = 0,
+    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
+        """Answer ``question``: yields the sources first, then answer text pieces, then the final Answer.
+        ``history`` holds the earlier turns as ``(role, text)`` pairs or ``{"role", "content"}`` messages.
+        Setting ``cancel`` (or closing the iterator) stops the generator: a request still waiting for the
+        model is dropped and a running one aborted, and the stream ends without an Answer. ``attempt`` > 0
+        (a retry) answers from the next-best evidence sentence instead of the same one."""
+        request = AskRequest(question, history, k, mode, generator, attempt)
+        # A generator itself, so that bad input is reported at the first event, as before, not on the call.
+        yield from self.stream_request(request, cancel=cancel)
+
+    def ask(
+        self,
+        question: str,
+        history: Iterable[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        generator: str | None = None,
+        cancel: threading.Event | None = None,
+        attempt: int = 0,
+    ) -> Answer:
+        """Answer ``question`` with citations (the non-streaming form of :meth:`stream`)."""
+        return self.ask_request(AskRequest(question, history, k, mode, generator, attempt), cancel=cancel)

@@ -163,3 +163,19 @@ def test_building_from_nothing_is_an_error_and_writes_no_index(tiny_embedder: Pa
     with pytest.raises(DocumentError, match="no articles found"):
         RAG.build([empty], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_a_request_object_answers_as_the_keyword_form(built: RAG) -> None:
+    from rag import Answerer, AskRequest
+
+    rag = RAG.load(built.index_dir, generator="extractive", min_relevance=0.0)
+    assert isinstance(rag, Answerer)
+    question = QUESTIONS["003_a9a82203c6abfbda"]
+    request = AskRequest(question, k=3, mode="bm25")
+    events = list(rag.stream_request(request))
+    assert type(events[0]).__name__ == "SourcesEvent" and events[-1].citations
+    assert events[-1].text == rag.ask_request(request).text
+    assert rag.ask(question, k=3, mode="bm25").text == events[-1].text
+    lazy = rag.stream("")  # bad input is reported at the first event, not on the call
+    with pytest.raises(QuestionError):
+        next(lazy)
