@@ -43,6 +43,7 @@ from rag.errors import RagError
 from rag.generation import Answer, SourcesEvent, TokenEvent
 from rag.loaders.files import collect_files, load_articles, merge_loaded
 from rag.pipeline import RAG, IndexReport, load_embedder, make_chunker
+from rag.requests import AnswererBase, AskRequest
 from rag.retrieval import Hit
 from rag.store import IndexSnapshot
 from rag.vector_index import IVFPQ_TRAIN_SAMPLE, IndexType, VectorIndex, choose_index_type
@@ -427,34 +428,17 @@ class RAGReplica:
     def search(self, question: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
         return self._current().search(question, k=k, mode=mode)
 
-    def ask(
-        self,
-        question: str,
-        history: Sequence[tuple[str, str]] | None = None,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-    ) -> Answer:
-        return self._current().ask(question, history, k=k, mode=mode, generator=generator)
+    def ask(self, request: AskRequest) -> Answer:
+        return self._current().ask_request(request)
 
-    def stream(
-        self,
-        question: str,
-        history: Sequence[tuple[str, str]] | None = None,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-        attempt: int = 0,
-    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        yield from self._current().stream(
-            question, history, k=k, mode=mode, generator=generator, attempt=attempt
-        )
+    def stream(self, request: AskRequest) -> Iterator[SourcesEvent | TokenEvent | Answer]:
+        yield from self._current().stream_request(request)
 
     def add(self, paths: list[str], id_namespace: str | None = None) -> IndexReport:
         return self._current().add(paths, id_namespace=id_namespace)
 
 
-class ServeClient:
+class ServeClient(AnswererBase):
     """The methods of :class:`RAG` that the UI uses, answered by the replicas of a Serve deployment.
 
     Files given to :meth:`add` are read by a replica, so they must be on a filesystem the replicas share
@@ -472,32 +456,16 @@ class ServeClient:
     def search(self, question: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
         return self._handle.search.remote(question, k, mode).result()
 
-    def ask(
-        self,
-        question: str,
-        history: Sequence[tuple[str, str]] | None = None,
-        *,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-    ) -> Answer:
-        return self._handle.ask.remote(question, history, k, mode, generator).result()
+    def ask_request(self, request: AskRequest, *, cancel: threading.Event | None = None) -> Answer:
+        # One remote call for the whole answer (an Event cannot cross to the replica: ``cancel`` is unused).
+        return self._handle.ask.remote(request).result()
 
-    def stream(
-        self,
-        question: str,
-        history: Sequence[tuple[str, str]] | None = None,
-        *,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-        cancel: threading.Event | None = None,
-        attempt: int = 0,
+    def stream_request(
+        self, request: AskRequest, *, cancel: threading.Event | None = None
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         # An Event cannot cross to the replica; leaving the loop closes the remote stream instead, which
         # Ray Serve turns into a cancellation of the replica's generator (and so of its model).
-        remote = self._handle.options(stream=True).stream
-        for event in remote.remote(question, history, k, mode, generator, attempt):
+        for event in self._handle.options(stream=True).stream.remote(request):
             if cancel is not None and cancel.is_set():
                 return
             yield event

@@ -323,6 +323,7 @@ def test_local_build_and_cli_never_import_ray(tiny_embedder: Path, demo_copy: Pa
 def test_serve_replicas_answer_with_citations(built: Built, tmp_path: Path) -> None:
     from ray import serve
 
+    from rag import Answerer, AskRequest
     from rag.distributed import serve_replicas
 
     index_dir = tmp_path / "index"
@@ -336,6 +337,8 @@ def test_serve_replicas_answer_with_citations(built: Built, tmp_path: Path) -> N
 
         answer = client.ask(QUESTIONS[0])
         assert not answer.refused and answer.citations
+        assert isinstance(client, Answerer)
+        assert client.ask_request(AskRequest(QUESTIONS[0])).text == answer.text
         assert answer.citations[0].quote in answer.citations[0].article.text
         assert answer.text == local.ask(QUESTIONS[0]).text
 
