@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.readers.registry import ReaderSetup, reader_spec
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
 from rag.answering.short import short_prompt
 from rag.article import Article, LoadProblem, LoadResult
@@ -41,23 +42,14 @@ from rag.embeddings import Embedder
 from rag.errors import (
     ConfigError,
     DocumentError,
-    GeneratorUnavailableError,
     IndexCorruptError,
     IndexNotFoundError,
     RagError,
     StaleIndexError,
 )
-from rag.generation import (
-    STOPWORDS,
-    Answer,
-    ExtractiveGenerator,
-    Generator,
-    GGUFGenerator,
-    SourcesEvent,
-    TokenEvent,
-    TransformersGenerator,
-)
+from rag.generation import STOPWORDS, Answer, Generator, SourcesEvent, TokenEvent
 from rag.loaders.files import collect_files, load_articles, merge_loaded
+from rag.loaders.registry import MAIN_SUFFIXES
 from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
 from rag.requests import (
@@ -383,7 +375,7 @@ class RAG(AnswererBase):
             # Nothing to index and nothing indexed before: writing an empty index would only hide the mistake.
             details = "; ".join(p.message for p in loaded.problems[:3])
             raise DocumentError(
-                "no articles found in the given paths (supported: .txt .md .jsonl .html)"
+                f"no articles found in the given paths (supported: {MAIN_SUFFIXES})"
                 + (f": {details}" if details else "")
             )
         used = {article.path for article in loaded.articles}
@@ -562,28 +554,24 @@ class RAG(AnswererBase):
         return "extractive"
 
     def _load_generator(self, name: str) -> Generator:
-        if name == "extractive":
-            return ExtractiveGenerator()
-        path = resolve_model(self.config.generator_model, fetch=self.config.fetch_models)
-        if name == "gguf":
-            gpu_layers = 999 if self.device.kind == "cuda" else 0
-            return GGUFGenerator(path, threads=self.device.threads, gpu_layers=gpu_layers)
-        if name == "transformers":
-            return TransformersGenerator(path, device=self.device.device, dtype=self.device.dtype)
-        raise GeneratorUnavailableError(f"unknown generator {name!r}: use gguf, transformers or extractive")
+        spec = reader_spec(name)  # the reader registry: an unknown name is a GeneratorUnavailableError
+        path = (
+            resolve_model(self.config.generator_model, fetch=self.config.fetch_models)
+            if spec.needs_model
+            else ""
+        )
+        device = self.device
+        return spec.load(ReaderSetup(path, device.device, device.kind, device.threads, device.dtype))
 
     def generator_info(self) -> dict[str, Any]:
         """Which generator answers and on what runtime, without loading it."""
         name = self.config.generator if self.config.generator != "auto" else self._auto_generator()
+        spec = reader_spec(name)
         return {
             "name": name,
-            "model": None if name == "extractive" else self.config.generator_model,
-            "runtime": {
-                "gguf": "llama.cpp (xllamacpp)",
-                "transformers": "transformers",
-                "extractive": "none",
-            }[name],
-            "device": "cpu" if name == "extractive" else self.device.device,
+            "model": self.config.generator_model if spec.needs_model else None,
+            "runtime": spec.runtime,
+            "device": self.device.device if spec.needs_model else "cpu",
             "loaded": name in self._generators,
         }
 
