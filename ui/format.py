@@ -1,5 +1,7 @@
-"""What the chat page shows, as strings: answers with linked ``[n]`` markers, numbered source cards, the
-status line, indexing reports and Arabic error messages.
+"""What the chat page shows, as strings: answers, source cards, status, indexing reports and errors.
+
+Answers with linked ``[n]`` markers, numbered source cards, the status line, indexing reports and Arabic
+error messages.
 
 Everything here is pure string building, testable without a browser. Questions, article text and model
 output are untrusted: every piece goes through :func:`html.escape` before it is placed in markup, and the

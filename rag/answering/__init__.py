@@ -1,2 +1,3 @@
-"""Answering a question from retrieved hits, stage by stage: sentences → scoring → prompt → reader →
-grounding, with the types a stream yields (see README, "How it works")."""
+"""Answering a question from retrieved hits, stage by stage, with the types a stream yields.
+
+The stages: sentences → scoring → prompt → reader → grounding (see README, "How it works")."""

@@ -1,5 +1,6 @@
-"""Evidence-first answering: choose the sentence that answers, show it verbatim with its source, then copy
-the short answer out of it.
+"""Evidence-first answering: the sentence that answers, verbatim and cited, then the short answer in it.
+
+Choose the sentence that answers, show it verbatim with its source, then copy the short answer out of it.
 
 The stages, each measurable in ``rag eval``'s answer funnel:
 

@@ -1,4 +1,6 @@
-"""A sentence that points back («وكانت هذه المشكلات السبب الرئيسي…», «وهو…») answers nothing on its own: the
+"""An evidence sentence that points back is shown, cited and read with the sentence before it.
+
+A sentence that points back («وكانت هذه المشكلات السبب الرئيسي…», «وهو…») answers nothing on its own: the
 thing it refers to is in the sentence before. Such an evidence sentence is shown, cited and read together
 with that sentence.
 """

@@ -1,6 +1,8 @@
-"""English answers over Arabic articles: the chosen Arabic sentence rendered in English by the reader, kept
-only if it passes the checks a translation can be held to (English text, same numbers, sane length);
-otherwise the Arabic sentence stays, which is never worse than what the user already saw."""
+"""English answers over Arabic articles: the chosen sentence rendered in English when the result passes.
+
+The chosen Arabic sentence is rendered in English by the reader, kept only if it passes the checks a
+translation can be held to (English text, same numbers, sane length); otherwise the Arabic sentence stays,
+which is never worse than what the user already saw."""
 
 from __future__ import annotations
 

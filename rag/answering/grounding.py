@@ -1,5 +1,7 @@
-"""Turning generated text into a checked Answer: markers validated against the sources they cite, claims
-without support dropped, verbatim quotes with their offsets in the article."""
+"""Turning generated text into a checked Answer, with each citation backed by a verbatim quote.
+
+Markers are validated against the sources they cite, claims without support dropped, and quotes are
+verbatim with their offsets in the article."""
 
 from __future__ import annotations
 

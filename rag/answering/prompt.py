@@ -1,5 +1,7 @@
-"""The prompt: numbered, trimmed sources inside delimiters, the Arabic system prompt, worked examples, and
-the refusal wording shared by every reader."""
+"""The prompt every reader gets, and the refusal wording they share.
+
+Numbered, trimmed sources inside delimiters, the Arabic system prompt, worked examples, and the refusal
+wording shared by every reader."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Sentences as units of evidence: splitting (Arabic punctuation included), content words, the
-instruction filter that keeps injected orders out of evidence, and language detection."""
+"""Sentences as units of evidence: splitting, content words, the instruction filter, language detection.
+
+Splitting knows Arabic punctuation; the instruction filter keeps injected orders out of evidence."""
 
 from __future__ import annotations
 

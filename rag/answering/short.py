@@ -1,5 +1,6 @@
-"""The short answer: the exact phrase inside the chosen evidence sentence that answers the question (a date,
-number, name, place or reason), copied verbatim.
+"""The short answer: the exact phrase of the chosen evidence sentence that answers the question.
+
+The phrase (a date, number, name, place or reason) is copied verbatim from that sentence.
 
 With a reader that honours grammars (the GGUF model) the phrase is chosen by the model under
 :func:`rag.answering.spans.span_grammar`, so it can only copy; any other reader's output is accepted only if

@@ -1,5 +1,7 @@
-"""Spans of a sentence: a llama.cpp grammar whose only outputs are verbatim word spans of one sentence, and
-the mapping of what the model wrote back to offsets in that sentence.
+"""Verbatim word spans of one sentence: the grammar that admits only them, and their offsets.
+
+A llama.cpp grammar whose only outputs are verbatim word spans of one sentence, and the mapping of what
+the model wrote back to offsets in that sentence.
 
 A small model asked to "quote the answer" paraphrases, restates the question or runs on; under this grammar
 it can only copy a contiguous run of at most ``max_words`` words (the last one without its trailing
