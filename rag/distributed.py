@@ -43,7 +43,7 @@ from rag.errors import RagError
 from rag.generation import Answer, SourcesEvent, TokenEvent
 from rag.loaders.files import collect_files, load_articles, merge_loaded
 from rag.pipeline import RAG, IndexReport, load_embedder, make_chunker
-from rag.requests import AnswererBase, AskRequest
+from rag.requests import Answerer, AskRequest
 from rag.retrieval import Hit
 from rag.store import IndexSnapshot
 from rag.vector_index import IVFPQ_TRAIN_SAMPLE, IndexType, VectorIndex, choose_index_type
@@ -438,7 +438,7 @@ class RAGReplica:
         return self._current().add(paths, id_namespace=id_namespace)
 
 
-class ServeClient(AnswererBase):
+class ServeClient(Answerer):
     """The methods of :class:`RAG` that the UI uses, answered by the replicas of a Serve deployment.
 
     Files given to :meth:`add` are read by a replica, so they must be on a filesystem the replicas share

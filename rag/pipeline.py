@@ -54,7 +54,7 @@ from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
 from rag.requests import (
     MAX_QUESTION_CHARS,  # noqa: F401  # re-exported: the input checks moved to rag.requests
-    AnswererBase,
+    Answerer,
     AskRequest,
     HistoryTurn,
     check_k,
@@ -227,7 +227,7 @@ def _check_setting_names(overrides: dict[str, Any]) -> None:
         raise ConfigError(f"unknown setting {unknown[0]!r}: see `rag.Config` for the setting names")
 
 
-class RAG(AnswererBase):
+class RAG(Answerer):
     """Index articles and answer questions about them, with citations."""
 
     def __init__(

@@ -1,12 +1,12 @@
 """What a question to the pipeline may carry, and the checks every way of asking applies to it.
 
 :class:`AskRequest` is one question with its options; :class:`Answerer` is what answers it (:class:`rag.RAG`
-in this process, ``rag.distributed.ServeClient`` through Ray Serve replicas), and :class:`AnswererBase`
-writes the keyword forms ``stream(question, history, k=..., ...)`` and ``ask(...)`` once for both, over
-their ``stream_request``. :func:`clean_question`, :func:`clean_history`, :func:`check_k` and
-:func:`check_mode` are the input checks that :meth:`rag.RAG.search`, :meth:`rag.RAG.stream` and
-:meth:`rag.RAG.validate` share. Light on purpose (no numpy, no models): a client may check a request before
-loading anything.
+in this process, ``rag.distributed.ServeClient`` through Ray Serve replicas) and writes the keyword forms
+``stream(question, history, k=..., ...)`` and ``ask(...)`` once for both, over their ``stream_request``.
+
+:func:`clean_question`, :func:`clean_history`, :func:`check_k` and :func:`check_mode` are the input checks
+that :meth:`rag.RAG.search`, :meth:`rag.RAG.stream` and :meth:`rag.RAG.validate` share. Light on purpose
+(no numpy, no models): a client may check a request before loading anything.
 """
 
 from __future__ import annotations
@@ -122,55 +122,18 @@ class AskRequest:
 
 @runtime_checkable
 class Answerer(Protocol):
-    """What answers questions: :class:`rag.RAG` and ``rag.distributed.ServeClient`` both are one."""
+    """What answers questions: :class:`rag.RAG` and ``rag.distributed.ServeClient`` both are one.
+
+    Both subclass it: each implements :meth:`stream_request` (and :meth:`ask_request` when it has a
+    cheaper way than reading the stream to its end), and inherits the keyword forms :meth:`stream` and
+    :meth:`ask`, so the arguments are forwarded in one place.
+    """
 
     def stream_request(
         self, request: AskRequest, *, cancel: threading.Event | None = None
     ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
         """The sources, then answer text pieces, then the final Answer for ``request``."""
         ...
-
-    def ask_request(self, request: AskRequest, *, cancel: threading.Event | None = None) -> Answer:
-        """The final Answer for ``request``."""
-        ...
-
-    def stream(
-        self,
-        question: str,
-        history: Iterable[HistoryTurn] | None = None,
-        *,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-        cancel: threading.Event | None = None,
-        attempt: int = 0,
-    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        """:meth:`stream_request` with the request's fields as arguments."""
-        ...
-
-    def ask(
-        self,
-        question: str,
-        history: Iterable[HistoryTurn] | None = None,
-        *,
-        k: int | None = None,
-        mode: RetrievalMode | None = None,
-        generator: str | None = None,
-        cancel: threading.Event | None = None,
-        attempt: int = 0,
-    ) -> Answer:
-        """:meth:`ask_request` with the request's fields as arguments."""
-        ...
-
-
-class AnswererBase:
-    """The keyword forms of :class:`Answerer` written once: a subclass implements :meth:`stream_request`
-    (and :meth:`ask_request` when it has a cheaper way than reading the stream to its end)."""
-
-    def stream_request(
-        self, request: AskRequest, *, cancel: threading.Event | None = None
-    ) -> Iterator[SourcesEvent | TokenEvent | Answer]:
-        raise NotImplementedError
 
     def ask_request(self, request: AskRequest, *, cancel: threading.Event | None = None) -> Answer:
         """The final Answer of :meth:`stream_request`."""
