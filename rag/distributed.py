@@ -2,7 +2,7 @@
 
 The commands are ``rag index --engine ray`` and ``rag serve --engine ray --replicas N``.
 
-Indexing runs as :class:`RayEngine`, an :class:`rag.pipeline.IndexEngine`: Ray Data reads and cleans the
+Indexing runs as :class:`RayEngine`, an :class:`rag.indexing.IndexEngine`: Ray Data reads and cleans the
 files in tasks, then chunks and embeds the new or changed articles with ``map_batches`` on an actor pool
 sized from the cluster (one actor per GPU or NPU, else CPU actors; see :func:`plan_workers`), each actor
 choosing its device with :func:`rag.devices.select_device` like a single process does. The driver writes
@@ -41,8 +41,9 @@ from rag.config import Config, RetrievalMode
 from rag.devices import select_device
 from rag.errors import RagError
 from rag.generation import Answer, SourcesEvent, TokenEvent
+from rag.indexing import IndexReport, load_embedder, make_chunker
 from rag.loaders.files import collect_files, load_articles, merge_loaded
-from rag.pipeline import RAG, IndexReport, load_embedder, make_chunker
+from rag.pipeline import RAG
 from rag.requests import Answerer, AskRequest
 from rag.retrieval import Hit
 from rag.store import IndexSnapshot

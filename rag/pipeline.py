@@ -7,48 +7,43 @@ models directly.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
-
-from tqdm import tqdm
+from typing import Any
 
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.readers.registry import ReaderSetup, reader_spec
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
 from rag.answering.short import short_prompt
-from rag.article import Article, LoadProblem, LoadResult
-from rag.chunking import Chunker
-from rag.config import (
-    LEGACY_INDEX_SETTINGS,
-    SAVED_FIELDS,
-    Config,
-    RetrievalMode,
-    short_repr,
-)
+from rag.article import Article
+from rag.config import Config, RetrievalMode
 from rag.devices import DeviceChoice, select_device
 from rag.embeddings import Embedder
-from rag.errors import (
-    ConfigError,
-    DocumentError,
-    IndexCorruptError,
-    IndexNotFoundError,
-    RagError,
-    StaleIndexError,
-)
+from rag.errors import DocumentError, IndexCorruptError
 from rag.generation import STOPWORDS, Answer, Generator, SourcesEvent, TokenEvent
-from rag.loaders.files import collect_files, load_articles, merge_loaded
+from rag.indexing import (  # ID_DIGEST_CHARS, make_chunker, namespaced_id: re-exported (moved there)
+    ID_DIGEST_CHARS,  # noqa: F401
+    IndexEngine,
+    IndexReport,
+    LocalEngine,
+    check_fingerprint,
+    check_namespace,
+    check_setting_names,
+    given_paths,
+    load_embedder,
+    load_in_namespace,
+    make_chunker,  # noqa: F401
+    namespaced_id,  # noqa: F401
+    open_store,
+    package_versions,
+    saved_index_settings,
+)
 from rag.loaders.registry import MAIN_SUFFIXES
 from rag.models import cached_model_path, resolve_model
 from rag.normalize import NORMALIZATION_VERSION, tokenize
@@ -70,161 +65,6 @@ logger = logging.getLogger(__name__)
 
 # The refusal rule's lexical coverage looks at the best-retrieved hits only (as tuned).
 REFUSAL_SOURCES = 3
-# Ids of articles added with an id namespace: "<namespace>-<ID_DIGEST_CHARS hex>-<name>".
-ID_DIGEST_CHARS = 12
-_MAX_ID_NAME_CHARS = 80
-_NAMESPACE_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
-_UNSAFE_ID_CHARS = re.compile(r"[^\w.\-]+")
-_PACKAGES = ("sanad", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s")
-
-
-@dataclass
-class IndexReport:
-    """What one indexing run did."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    chunks_embedded: int = 0
-    problems: list[LoadProblem] = field(default_factory=list)
-    files_read: int = 0
-    # Paths given or found that gave no article (missing, unreadable, unsupported, empty, no usable line).
-    files_rejected: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.deleted)} deleted; {self.chunks_embedded} chunks embedded "
-            f"from {self.files_read} files in {self.seconds:.1f} s; {len(self.problems)} problems"
-        )
-
-
-def load_embedder(config: Config, device: DeviceChoice) -> Embedder:
-    """The embedder ``config`` names, on ``device`` (every process that embeds builds it this way)."""
-    return Embedder(
-        config.embedding_model,
-        device=device.device,
-        dtype=device.dtype,
-        batch_size=config.embed_batch_size or device.embed_batch_size,
-        truncate_dim=config.embedding_dim,
-        fetch=config.fetch_models,
-        runtime=config.embedding_runtime,
-        threads=device.threads,
-    )
-
-
-def make_chunker(config: Config, embedder: Embedder) -> Chunker:
-    """The chunker ``config`` describes, measuring length in ``embedder``'s tokens."""
-    return Chunker(embedder.count_tokens, config.chunk_size, config.chunk_overlap)
-
-
-class IndexEngine(Protocol):
-    """Where the heavy indexing steps run: reading articles, and chunking + embedding the changed ones.
-
-    Deciding what changed, the fingerprint checks and writing the index stay in :class:`RAG`, so every
-    engine produces the same index. :class:`LocalEngine` runs in this process; ``rag.distributed.RayEngine``
-    runs on a Ray cluster.
-    """
-
-    def load(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool) -> LoadResult:
-        """Read and clean every article under ``paths``."""
-        ...
-
-    def embed(self, rag: RAG, snapshot: IndexSnapshot, articles: list[Article], *, progress: bool) -> int:
-        """Chunk and embed ``articles`` into ``snapshot``; returns the number of chunks embedded."""
-        ...
-
-
-class LocalEngine:
-    """Indexing in this process, with the pipeline's own embedder."""
-
-    def load(self, paths: Iterable[str | os.PathLike[str]], *, progress: bool) -> LoadResult:
-        return load_articles(paths, progress=progress)
-
-    def embed(self, rag: RAG, snapshot: IndexSnapshot, articles: list[Article], *, progress: bool) -> int:
-        chunks = make_chunker(rag.config, rag.embedder).split_all(articles)
-        title_of = {article.id: article.title for article in articles}
-        titles = [title_of[chunk.article_id] for chunk in chunks]
-        vectors = rag.embedder.embed_documents([c.text for c in chunks], titles, progress=progress)
-        snapshot.add(articles, chunks, vectors)
-        return len(chunks)
-
-
-def _package_versions() -> dict[str, str]:
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def check_namespace(namespace: object) -> str | None:
-    if namespace is not None and (not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace)):
-        raise ConfigError(
-            f"id_namespace must be 1 to 32 letters, digits or underscores (got {short_repr(namespace)})"
-        )
-    return namespace
-
-
-def namespaced_id(article: Article, namespace: str) -> str:
-    """The id ``article`` gets in ``namespace``: ``<namespace>-<digest>-<name>``, where the digest is the
-    start of the SHA-256 of the article (its own id, title, text and metadata) and the name its own id with
-    unusual characters replaced. The same article always gets the same id, so adding it again changes
-    nothing, and no id outside the namespace can be reached."""
-    record = [article.id, article.title, article.text, article.source, article.author, article.published]
-    record.append(article.url)
-    digest = hashlib.sha256(json.dumps(record, ensure_ascii=False).encode()).hexdigest()[:ID_DIGEST_CHARS]
-    name = _UNSAFE_ID_CHARS.sub("_", unicodedata.normalize("NFC", article.id)).strip("._")
-    return f"{namespace}-{digest}-{name[:_MAX_ID_NAME_CHARS] or 'article'}"
-
-
-def load_in_namespace(
-    paths: Iterable[str | os.PathLike[str]], namespace: str, *, progress: bool = False
-) -> LoadResult:
-    """:func:`rag.documents.load_articles` with each file's articles moved into ``namespace`` before the
-    files are merged: articles that share their own id (two uploads named ``report.txt``) stay apart unless
-    they are the same article."""
-    problems: list[LoadProblem] = []
-    files = collect_files(paths, problems)
-
-    def per_file() -> Iterator[tuple[list[Article], list[LoadProblem]]]:
-        yield [], problems
-        for path in tqdm(files, desc="Reading articles", unit="file", disable=not progress):
-            loaded = load_articles([path])
-            moved = [replace(article, id=namespaced_id(article, namespace)) for article in loaded.articles]
-            yield moved, loaded.problems
-
-    return merge_loaded(per_file(), files_read=len(files))
-
-
-def _given_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
-    """``paths`` as a list; when every one of them is missing, :class:`DocumentError` (a mix of present and
-    missing paths is indexed, each missing one reported as a problem)."""
-    given = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    missing = [str(path) for path in given if not Path(path).exists()]
-    if given and len(missing) == len(given):
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise DocumentError(f"no such file or directory: {shown}; give existing article files or folders")
-    return given
-
-
-def _open_store(index_dir: str | os.PathLike[str]) -> IndexStore:
-    path = Path(index_dir)
-    if path.exists() and not path.is_dir():
-        raise IndexNotFoundError(
-            f"{path} is a file, not an index directory: give a folder for the index (e.g. --index-dir index)"
-        )
-    return IndexStore(path)
-
-
-def _check_setting_names(overrides: dict[str, Any]) -> None:
-    unknown = sorted(set(overrides) - set(Config.model_fields))
-    if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}: see `rag.Config` for the setting names")
 
 
 class RAG(Answerer):
@@ -283,13 +123,13 @@ class RAG(Answerer):
         are embedded) and return a ready pipeline. ``rebuild`` discards the existing index; ``engine``
         chooses where reading and embedding run (default: this process); ``id_namespace`` as in :meth:`add`.
         """
-        _check_setting_names(overrides)
+        check_setting_names(overrides)
         check_namespace(id_namespace)
-        paths = _given_paths(paths)
-        store = _open_store(index_dir)
+        paths = given_paths(paths)
+        store = open_store(index_dir)
         if config is None:
             # Keep building with the settings the index was made with unless told otherwise.
-            saved = _saved_index_settings(store)
+            saved = saved_index_settings(store)
             try:
                 config = Config(**{**saved, **overrides})
             except ValueError:  # ConfigError or pydantic's ValidationError: both are ValueErrors
@@ -310,7 +150,7 @@ class RAG(Answerer):
         with store.lock():
             if store.exists() and not rebuild:
                 snapshot = store.load()
-                _check_fingerprint(snapshot.fingerprint, fingerprint, store.root)
+                check_fingerprint(snapshot.fingerprint, fingerprint, store.root)
             else:
                 snapshot = IndexSnapshot.empty(fingerprint, embedder.dimension)
             rag = cls(index_dir, config, snapshot, embedder, device)
@@ -329,16 +169,16 @@ class RAG(Answerer):
         cls, index_dir: str | os.PathLike[str] = "index", *, config: Config | None = None, **overrides: Any
     ) -> RAG:
         """Open an existing index; its build settings come from its manifest."""
-        _check_setting_names(overrides)
-        store = _open_store(index_dir)
+        check_setting_names(overrides)
+        store = open_store(index_dir)
         snapshot = store.load(mmap=True)
         if config is None:
-            config = Config(**{**_saved_index_settings(store), **overrides})
+            config = Config(**{**saved_index_settings(store), **overrides})
         else:
             config = cls._config(config, overrides)
         device = select_device(config.device)
         embedder = load_embedder(config, device)
-        _check_fingerprint(snapshot.fingerprint, cls._fingerprint(config, embedder), store.root)
+        check_fingerprint(snapshot.fingerprint, cls._fingerprint(config, embedder), store.root)
         return cls(index_dir, config, snapshot, embedder, device)
 
     def _set_snapshot(self, snapshot: IndexSnapshot) -> None:
@@ -410,7 +250,7 @@ class RAG(Answerer):
         configuration (or, for ``auto``, the corpus size) asks for."""
         kind = choose_index_type(self.config.index_type, snapshot.dense.ntotal)
         snapshot.dense = snapshot.dense.converted(kind)
-        manifest_extra = {"config": self.config.model_dump(), "packages": _package_versions()}
+        manifest_extra = {"config": self.config.model_dump(), "packages": package_versions()}
         self.store.write(snapshot, extra=manifest_extra)
 
     def add(
@@ -429,10 +269,10 @@ class RAG(Answerer):
         (the files are then read in this process, whatever the engine).
         """
         check_namespace(id_namespace)
-        paths = _given_paths(paths)
+        paths = given_paths(paths)
         with self.store.lock():
             snapshot = self.store.load()
-            _check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
+            check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
             self.last_report = self._index(
                 paths, snapshot, progress=progress, engine=engine or LocalEngine(), id_namespace=id_namespace
             )
@@ -659,31 +499,3 @@ def standalone_question(question: str, history: Sequence[tuple[str, str]]) -> st
     if len(words) <= 1 or _FOLLOW_UP_CUE.search(question):
         return f"{previous[-1]} {question}"
     return question
-
-
-def _saved_index_settings(store: IndexStore) -> dict[str, Any]:
-    """Index-defining settings recorded in an existing index (empty when there is none or it is damaged)."""
-    if not store.exists():
-        return {}
-    try:
-        saved = store.read_manifest().get("config", {})
-    except RagError:
-        return {}
-    settings = {name: saved[name] for name in SAVED_FIELDS if name in saved}
-    if settings:
-        # Written before the BM25 settings were recorded: it was built with the legacy ones, and keeps them.
-        settings.update({n: v for n, v in LEGACY_INDEX_SETTINGS.items() if n not in saved})
-    return settings
-
-
-def _check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path) -> None:
-    differences = [
-        f"{key}: index has {found.get(key)!r}, requested {wanted.get(key)!r}"
-        for key in sorted(set(found) | set(wanted))
-        if found.get(key) != wanted.get(key)
-    ]
-    if differences:
-        raise StaleIndexError(
-            f"stale index at {root} ({'; '.join(differences)}): rebuild with "
-            f"`rag index PATH --index-dir {root} --rebuild`"
-        )
