@@ -620,7 +620,7 @@ def test_twenty_users_chat_at_once_through_the_api(
 )
 def test_more_hostile_upload_names(name: str, expected: str | None) -> None:
     pytest.importorskip("gradio")
-    from ui.app import safe_upload_name
+    from ui.uploads import safe_upload_name
 
     assert safe_upload_name(name) == expected
 
@@ -629,7 +629,7 @@ def test_more_hostile_upload_names(name: str, expected: str | None) -> None:
 @given(st.lists(st.sampled_from([*"./\\\x00 :~$a\u202e\u2024\uff0e\uff0f", "..", "txt"])).map("".join))
 def test_any_upload_name_stays_a_plain_file_name(name: str) -> None:
     pytest.importorskip("gradio")
-    from ui.app import safe_upload_name
+    from ui.uploads import safe_upload_name
 
     base = safe_upload_name(name + ".txt")
     if base is not None:
@@ -640,7 +640,7 @@ def test_any_upload_name_stays_a_plain_file_name(name: str) -> None:
 
 def test_stage_uploads_with_hostile_names_on_disk(tmp_path: Path) -> None:
     pytest.importorskip("gradio")
-    from ui.app import stage_uploads
+    from ui.uploads import stage_uploads
 
     incoming = tmp_path / "incoming"
     incoming.mkdir()

@@ -438,14 +438,14 @@ def test_report_counts_and_problems_in_arabic() -> None:
 )
 def test_upload_names_stay_inside_the_uploads_folder(name: str, expected: str | None) -> None:
     pytest.importorskip("gradio")
-    from ui.app import safe_upload_name
+    from ui.uploads import safe_upload_name
 
     assert safe_upload_name(name) == expected
 
 
 def test_stage_uploads_copies_into_the_folder_and_refuses_the_rest(tmp_path: Path) -> None:
     pytest.importorskip("gradio")
-    from ui.app import stage_uploads
+    from ui.uploads import stage_uploads
 
     incoming = tmp_path / "incoming"
     incoming.mkdir()
