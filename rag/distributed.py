@@ -1,5 +1,8 @@
 """Scale-out on Ray: distributed indexing and replicated serving.
 
+Over 400 lines for one reason: everything that touches Ray is here, so Ray is imported by this module
+only, and this module only when ``--engine ray`` is asked for.
+
 The commands are ``rag index --engine ray`` and ``rag serve --engine ray --replicas N``.
 
 Indexing runs as :class:`RayEngine`, an :class:`rag.indexing.IndexEngine`: Ray Data reads and cleans the

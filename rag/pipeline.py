@@ -1,5 +1,8 @@
 """The facade most users need: build or load an index, search it, ask questions.
 
+Over 400 lines for one job: :class:`RAG` is the one facade, each method a short step over the modules it
+ties together (indexing helpers in :mod:`rag.indexing`, input checks in :mod:`rag.requests`).
+
 ``RAG`` ties the components together (documents → chunking → embeddings → store → retrieval →
 generation) and is what the CLI, the UI and the evaluation scripts use; none of them touch the store or the
 models directly.

@@ -1,5 +1,8 @@
 """The on-disk index: FAISS vectors + BM25 tokens + chunk/article tables + manifest, written atomically.
 
+Over 400 lines for one job: the generation format, whose writer, reader, locks and checks must be read
+side by side to see that a crash or a concurrent reader never meets a half-written index.
+
 Layout of an index directory::
 
     index/

@@ -1,5 +1,8 @@
 """The Sanad web app: an Arabic-first Gradio chat over :class:`rag.RAG`.
 
+Over 400 lines for one job: the page's layout, its handlers and its launch share the Gradio components
+they wire together (the strings it shows are :mod:`ui.format`, uploads :mod:`ui.uploads`).
+
 The page streams each answer into the chat while a panel beside it shows the numbered sources as soon as
 retrieval is done, before the first token. Each browser session keeps its own conversation in a
 ``gr.State`` (a list of :class:`ui.format.Turn`); nothing about a conversation lives in module globals.

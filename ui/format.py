@@ -1,5 +1,8 @@
 """What the chat page shows, as strings: answers, source cards, status, indexing reports and errors.
 
+Over 400 lines for one reason: every piece of markup the page shows is built here, so the escaping of
+untrusted text is checked in one module.
+
 Answers with linked ``[n]`` markers, numbered source cards, the status line, indexing reports and Arabic
 error messages.
 
