@@ -160,6 +160,18 @@ def test_k_is_the_number_of_sources_everywhere(built: RAG) -> None:
     assert len(rag.ask(QUESTION, k=2, generator="extractive").hits) == 2
 
 
+def test_rag_search_lists_top_k_sources_by_default(
+    built: RAG, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_TOP_K", "3")
+    assert main(["search", QUESTION, "--json", "--index-dir", str(built.index_dir)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert main(["search", QUESTION, "--json", "-k", "2", "--index-dir", str(built.index_dir)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
 class Reverse:
     name = "reverse"
 
