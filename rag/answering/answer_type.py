@@ -5,9 +5,9 @@ one without any date or time expression can not answer the second, however many 
 question. The answerer prefers sentences that can and refuses when none of the evidence can, which is what
 near-miss questions look like («كم سعر شريحة H20؟» over an article that never gives the price).
 
-The detectors are deliberately generous (number words, duals are not counted; relative times such as
-«الأسبوع الماضي» are): on the dev sets (XQuAD-ar, ARCD-train) a gold answer to such a question lacks them in
-about 1 question in 15, and the gold *sentence* usually holds some other number or date anyway.
+The detectors are deliberately generous (number words count, duals do not; relative times such as
+«الأسبوع الماضي» do): on the dev sets (XQuAD-ar, ARCD-train) a gold answer to such a question lacks them in
+17 of 234 and 2 of 166 such questions, and the gold *sentence* often holds some other number or date.
 """
 
 from __future__ import annotations
