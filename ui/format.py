@@ -23,19 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from rag import (
-    ConfigError,
-    DeviceUnavailableError,
-    DocumentError,
-    GeneratorUnavailableError,
-    IndexCorruptError,
-    IndexNotFoundError,
-    ModelFetchError,
-    ModelNotFoundError,
-    QuestionError,
-    RagError,
-    StaleIndexError,
-)
+import rag  # the error classes, by their exported names: rag.ConfigError, …
 
 if TYPE_CHECKING:
     from rag import Article, Citation, Hit, IndexReport
@@ -55,17 +43,20 @@ SOURCES_PLACEHOLDER = (
 UNEXPECTED_ERROR = "حدث خطأ غير متوقع في الخادم؛ أعد المحاولة بعد قليل."
 
 # Most specific first: the first matching class decides the message.
-_ERROR_MESSAGES: tuple[tuple[type[RagError], str], ...] = (
-    (QuestionError, "السؤال فارغ أو غير صالح: اكتب سؤالًا نصيًا قصيرًا عن أخبار التقنية (حتى 2000 حرف)."),
-    (GeneratorUnavailableError, "مولّد الإجابات المختار غير متاح هنا؛ اختر «استخراجي» من الإعدادات."),
-    (ModelNotFoundError, "النموذج المطلوب غير موجود على هذا الجهاز؛ نزّله أولًا بالأمر rag models fetch."),
-    (ModelFetchError, "تعذّر تنزيل النموذج أو التحقق منه؛ تحقّق من الاتصال وأعد المحاولة."),
-    (IndexNotFoundError, "لا يوجد فهرس بعد؛ أنشئه بالأمر rag index أو ارفع مقالات من لوحة الإضافة."),
-    (StaleIndexError, "الفهرس بُني بإعدادات أو نموذج مختلف؛ أعد بناءه بالأمر rag index --rebuild."),
-    (IndexCorruptError, "ملفات الفهرس تالفة؛ أعد بناءه بالأمر rag index --rebuild."),
-    (DeviceUnavailableError, "جهاز الحساب المطلوب غير متاح؛ شغّل الخادم على المعالج (--device cpu)."),
-    (DocumentError, "تعذّرت قراءة الملف: تأكد أنه نص أو Markdown أو JSONL أو HTML غير فارغ."),
-    (ConfigError, "قيمة أحد الإعدادات غير صالحة؛ راجع الإعدادات (طريقة البحث وعدد المصادر) وأعد المحاولة."),
+_ERROR_MESSAGES: tuple[tuple[type[rag.RagError], str], ...] = (
+    (rag.QuestionError, "السؤال فارغ أو غير صالح: اكتب سؤالًا نصيًا قصيرًا عن أخبار التقنية (حتى 2000 حرف)."),
+    (rag.GeneratorUnavailableError, "مولّد الإجابات المختار غير متاح هنا؛ اختر «استخراجي» من الإعدادات."),
+    (rag.ModelNotFoundError, "النموذج المطلوب غير موجود على هذا الجهاز؛ نزّله أولًا بالأمر rag models fetch."),
+    (rag.ModelFetchError, "تعذّر تنزيل النموذج أو التحقق منه؛ تحقّق من الاتصال وأعد المحاولة."),
+    (rag.IndexNotFoundError, "لا يوجد فهرس بعد؛ أنشئه بالأمر rag index أو ارفع مقالات من لوحة الإضافة."),
+    (rag.StaleIndexError, "الفهرس بُني بإعدادات أو نموذج مختلف؛ أعد بناءه بالأمر rag index --rebuild."),
+    (rag.IndexCorruptError, "ملفات الفهرس تالفة؛ أعد بناءه بالأمر rag index --rebuild."),
+    (rag.DeviceUnavailableError, "جهاز الحساب المطلوب غير متاح؛ شغّل الخادم على المعالج (--device cpu)."),
+    (rag.DocumentError, "تعذّرت قراءة الملف: تأكد أنه نص أو Markdown أو JSONL أو HTML غير فارغ."),
+    (
+        rag.ConfigError,
+        "قيمة أحد الإعدادات غير صالحة؛ راجع الإعدادات (طريقة البحث وعدد المصادر) وأعد المحاولة.",
+    ),
 )
 
 
@@ -96,7 +87,7 @@ class Turn:
 
 def error_message(error: BaseException) -> str:
     """The Arabic message for an error (never a traceback); see :func:`error_detail` for the English one."""
-    if not isinstance(error, RagError):
+    if not isinstance(error, rag.RagError):
         return UNEXPECTED_ERROR
     for kind, message in _ERROR_MESSAGES:
         if isinstance(error, kind):
@@ -107,7 +98,7 @@ def error_message(error: BaseException) -> str:
 def error_detail(error: BaseException) -> str:
     """The library's one-line English explanation of a user error ("the question is too long …"); empty
     for unexpected errors, whose text may expose internals."""
-    return str(error) if isinstance(error, RagError) else ""
+    return str(error) if isinstance(error, rag.RagError) else ""
 
 
 def history(turns: Iterable[Turn]) -> list[tuple[str, str]]:
