@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rag import RAG
 from rag.models import models_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +115,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def rag(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> RAG:
+    """The demo corpus indexed with the tiny embedder, answering without a model (tests that need another
+    setup define their own ``rag``)."""
+    RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
+    # The tiny embedder's similarities are not calibrated: never refuse on relevance alone.
+    return RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)

@@ -8,7 +8,6 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,12 +199,6 @@ def test_the_real_gguf_reader_can_only_copy_under_the_grammar() -> None:
 
 
 # -- the answer stream -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rag(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> RAG:
-    RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
-    return RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)
 
 
 def test_answer_text_is_a_cited_verbatim_sentence_of_its_source(rag: RAG) -> None:

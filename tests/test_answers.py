@@ -16,12 +16,6 @@ from rag.generation import REFUSAL_AR, Answer, SourcesEvent, TokenEvent
 from rag.pipeline import standalone_question
 
 
-@pytest.fixture
-def rag(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> RAG:
-    RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
-    return RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)
-
-
 def test_ask_answers_with_valid_citations(rag: RAG) -> None:
     answer = rag.ask("متى كان مقررا إطلاق R2 قبل التأجيل؟")
     assert not answer.refused

@@ -30,13 +30,6 @@ UPLOAD_ID = re.compile(r"upload-[0-9a-f]{12}-(.+)")
 
 
 @pytest.fixture
-def rag(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> RAG:
-    RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
-    # The tiny embedder's similarities are not calibrated: never refuse on relevance alone.
-    return RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)
-
-
-@pytest.fixture
 def handlers(rag: RAG) -> ChatHandlers:
     return ChatHandlers(rag)
 
