@@ -4,7 +4,7 @@
 # (listening on a non-loopback --host turns the chat page's uploads off unless --allow-upload is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh llm,ui,eval
+bash scripts/setup.sh llm,ui,eval,retrieval
 .venv/bin/rag models fetch
 .venv/bin/rag index data/articles
 .venv/bin/rag search "لماذا أجلت ديب سيك إطلاق نموذج R2؟" -k 3
