@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from rag.answering.context import points_back, with_antecedent
+from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.context import antecedent_elsewhere, points_back, with_antecedent
 from rag.answering.sentences import split_sentences
-from rag.answering.types import Evidence
+from rag.answering.types import Answer, Evidence
 from rag.article import Article
 from rag.chunking import Chunk
 from rag.retrieval import Hit
@@ -49,3 +52,34 @@ def test_a_sentence_that_points_back_is_joined_to_the_one_before() -> None:
 def test_other_sentences_and_the_first_sentence_stay_as_they_are() -> None:
     assert with_antecedent(evidence(2)) == evidence(2)
     assert with_antecedent(evidence(0)) == evidence(0)
+
+
+def two_chunks() -> list[Hit]:
+    """The article in two chunks: the problems, then (opening the second chunk) the sentence that points
+    back at them. The second chunk is the better hit."""
+    article = Article(id="a", title="ديب سيك", text=TEXT)
+    cut = split_sentences(TEXT)[1][0]
+    first = Chunk("a#0", "a", 0, 0, cut, TEXT[:cut])
+    second = Chunk("a#1", "a", 1, cut, len(TEXT), TEXT[cut:])
+    return [Hit(chunk=second, article=article, score=1.0), Hit(chunk=first, article=article, score=0.5)]
+
+
+def test_the_sentence_before_is_found_in_another_hit_when_the_pointing_one_opens_its_chunk() -> None:
+    hits = two_chunks()
+    pointing = Evidence(1, hits[0], 0, split_sentences(hits[0].text)[0][1])
+    assert with_antecedent(pointing) == pointing  # nothing before it in its own chunk
+    before = antecedent_elsewhere(pointing, hits)
+    assert before is not None and before.n == 2 and before.text.startswith("فشلت جهود تدريب")
+    assert antecedent_elsewhere(pointing, hits[:1]) is None  # no hit holds it
+    assert antecedent_elsewhere(Evidence(2, hits[1], 0, len(hits[1].text.rstrip())), hits) is None
+
+
+def test_the_answer_cites_both_sentences() -> None:
+    question = "لماذا تأجل إطلاق نموذج R2؟"
+    request = AnswerRequest(question=question, hits=two_chunks(), standalone_question=question)
+    *_, answer = answer_stream(request, lambda: None, cancel=threading.Event())
+    assert isinstance(answer, Answer) and not answer.refused
+    assert [c.n for c in answer.citations] == [2, 1]
+    assert answer.text.startswith("فشلت جهود تدريب") and "[2] وكانت هذه المشكلات" in answer.text
+    for citation in answer.citations:
+        assert citation.article.text[citation.start : citation.end] == citation.quote

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answering.answer_type import can_answer, expected_kind
-from rag.answering.context import with_antecedent
+from rag.answering.context import antecedent_elsewhere, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
 from rag.answering.prompt import missing_text, refusal_text
@@ -66,6 +66,12 @@ def citation_for(evidence: Evidence) -> Citation:
         start=chunk.start + evidence.start,
         end=chunk.start + evidence.end,
     )
+
+
+def english_for(sentence: str, reader: Any, cancel: threading.Event | None) -> str:
+    """The reader's English rendering of ``sentence``, or "" when it fails its checks (or was cancelled)."""
+    english = "".join(render_english(sentence, reader, cancel=cancel)).strip()
+    return english if faithful(sentence, english) else ""
 
 
 def answer_sentence(evidence: Evidence) -> str:
@@ -148,19 +154,23 @@ def answer_stream(
         yield Answer(text=refusal, citations=[], refused=True, generator=generator, timings=timings, **common)
         return
     chosen = answering[request.attempt % len(answering)]
-    text = answer_sentence(chosen)
+    # A sentence that points back and opens its chunk is cited with the sentence before it, from the hit
+    # that holds it (joined within one chunk already by with_antecedent).
+    before = antecedent_elsewhere(chosen, hits)
+    quoted = [before, chosen] if before is not None else [chosen]
+    text = " ".join(answer_sentence(e) for e in quoted)
     yield SourcesEvent(hits=hits, draft=text)
     reader = load_reader()
-    shown = chosen.text  # the sentence the answer text shows, which the short answer is copied from
+    shown = " ".join(e.text for e in quoted)  # what the answer text shows: the short answer is copied from it
     if language == "en" and getattr(reader, "name", "extractive") != "extractive":
         # Rendered in full before it is shown: a rendering that fails its checks is never displayed.
-        english = "".join(render_english(chosen.text, reader, cancel=cancel)).strip()
+        english = [english_for(e.text, reader, cancel) for e in quoted]
         if cancel is not None and cancel.is_set():
             return
-        if faithful(chosen.text, english):
-            text = f"{english} [{chosen.n}]"
+        if all(english):
+            text = " ".join(f"{en} [{e.n}]" for en, e in zip(english, quoted, strict=True))
             # An English answer gets an English short answer: copied from the rendering the user reads.
-            shown = english
+            shown = " ".join(english)
     timings["first_token_s"] = time.perf_counter() - started
     yield TokenEvent(text)
     span = short_span(question, shown, reader, cancel=cancel)
@@ -172,7 +182,7 @@ def answer_stream(
     timings["tokens"], timings["tokens_per_s"] = 0.0, 0.0  # the reader copies a span: no free decoding
     yield Answer(
         text=text,
-        citations=[citation_for(chosen)],
+        citations=[citation_for(e) for e in quoted],
         refused=False,
         generator=getattr(reader, "name", "extractive"),
         timings=timings,

@@ -8,10 +8,12 @@ with that sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rag.answering.sentences import split_sentences
 from rag.answering.types import Evidence
 from rag.normalize import normalize_arabic
+from rag.retrieval import Hit
 
 # Over the first words of normalize_arabic(sentence): a demonstrative or a resumptive pronoun / connective
 # that needs an antecedent. Checked on the first three words only: later in a sentence they usually point
@@ -38,3 +40,23 @@ def with_antecedent(evidence: Evidence) -> Evidence:
     if not before or not evidence.hit.text[before[-1][0] : before[-1][1]].strip():
         return evidence
     return Evidence(evidence.n, evidence.hit, before[-1][0], evidence.end, evidence.score)
+
+
+def antecedent_elsewhere(evidence: Evidence, hits: Sequence[Hit]) -> Evidence | None:
+    """The sentence before ``evidence`` in its article, from another of ``hits`` (source ``[n]`` =
+    ``hits[n - 1]``), when ``evidence`` points back but opens its own chunk: «وكانت هذه المشكلات السبب…»
+    is cited together with the sentence that names the problems. None when no hit holds that sentence."""
+    if not points_back(evidence.text):
+        return None
+    chunk, article = evidence.hit.chunk, evidence.hit.article
+    opens_at = chunk.start + evidence.start
+    if any(end <= evidence.start for _, end in split_sentences(evidence.hit.text)):
+        return None  # the sentence before is in the same chunk: with_antecedent joins it
+    before = [(start, end) for start, end in split_sentences(article.text) if end <= opens_at]
+    if not before:
+        return None
+    start, end = before[-1]
+    for n, hit in enumerate(hits, start=1):
+        if hit.article.id == article.id and hit.chunk.start <= start and end <= hit.chunk.end:
+            return Evidence(n, hit, start - hit.chunk.start, end - hit.chunk.start, evidence.score)
+    return None
