@@ -1,0 +1,147 @@
+"""What each part of evidence-first answering adds: the full design, then each part switched off alone.
+
+Every question goes through the public API (``rag.ask`` with its history), as ``rag eval`` asks it, on the
+index ``rag eval`` builds for the set. A part is switched off by replacing the one function that implements
+it, for the run only:
+
+- ``answer type``: «كم»/«متى» questions need a sentence with a number/date, or are refused with what is
+  missing (``rag.answering.answer_type``);
+- ``antecedent``: a sentence that points back («وكانت هذه المشكلات…») is shown with the one before it
+  (``rag.answering.context``);
+- ``support check``: the answer sentence must share the question's rarer words (else a refusal);
+- ``wanted words``: the short answer's grammar requires a word the question does not have (a number or a
+  time for «كم»/«متى»);
+- ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
+  writes counts only if it is a verbatim span of the sentence).
+
+Scores (``rag.metrics``): ``correct`` = a gold answer inside the answer text; F1/EM of ``Answer.short`` (the
+answer text when there is none); refusal accuracy on unanswerable items, false refusals on answerable ones.
+
+    python bench/answer_ablation.py --sets demo --generator extractive          # the parts without a model
+    python bench/answer_ablation.py --sets xquad --limit 100 --variants full "wanted words" grammar
+
+Writes ``bench/results/answer-ablation[-NAME].json`` and ``.md``. Tune on XQuAD-ar and ARCD-train; the demo
+gold is for checking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import percentiles, write_results
+from evidence_selection import SETS, open_set
+
+import rag.answering.answerer as answerer
+import rag.answering.short as short
+from rag.eval.gold import load_gold, sample_items
+from rag.metrics import contains_answer, exact_match, rate, token_f1
+
+
+@contextmanager
+def _constrained_off(rag: Any, generator: str) -> Iterator[None]:
+    reader = rag.generator(generator)
+    with mock.patch.object(reader, "constrained", False, create=True):
+        yield
+
+
+def _patches(name: str) -> list[Any]:
+    off: dict[str, list[Any]] = {
+        "answer type": [
+            mock.patch.object(answerer, "expected_kind", lambda question: None),
+            mock.patch.object(short, "expected_kind", lambda question: None),
+        ],
+        "antecedent": [mock.patch.object(answerer, "with_antecedent", lambda evidence: evidence)],
+        "support check": [mock.patch.object(answerer, "MIN_LEXICAL_SUPPORT", float("-inf"))],
+        "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
+    }
+    return off.get(name, [])
+
+
+VARIANTS = ("full", "answer type", "antecedent", "support check", "wanted words", "grammar")
+
+
+def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, Any]:
+    rows: list[dict[str, float]] = []
+    seconds: list[float] = []
+    with ExitStack() as stack:
+        for patch in _patches(variant):
+            stack.enter_context(patch)
+        if variant == "grammar":
+            stack.enter_context(_constrained_off(rag, generator))
+        for item in items:
+            started = time.perf_counter()
+            answer = rag.ask(item.question, list(item.history), generator=generator)
+            seconds.append(time.perf_counter() - started)
+            said = answer.short or answer.text
+            rows.append(
+                {
+                    "answerable": item.answerable,
+                    "refused": answer.refused,
+                    "correct": item.answerable
+                    and not answer.refused
+                    and contains_answer(answer.text, item.answers),
+                    "f1": token_f1(said, item.answers) if item.answerable and not answer.refused else 0.0,
+                    "em": exact_match(said, item.answers) if item.answerable and not answer.refused else 0.0,
+                }
+            )
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+
+    def mean(key: str) -> float:
+        return round(sum(r[key] for r in answerable) / max(1, len(answerable)), 3)
+
+    refusal = rate(r["refused"] for r in unanswerable)
+    return {
+        "variant": "full" if variant == "full" else f"− {variant}",
+        "answerable": len(answerable),
+        "correct": mean("correct"),
+        "F1 short": mean("f1"),
+        "EM short": mean("em"),
+        "false refusals": round(rate(r["refused"] for r in answerable) or 0.0, 3),
+        "refusal acc": "–" if refusal is None else round(refusal, 3),
+        "answer p50 s": round(percentiles(seconds)["p50_ms"] / 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", nargs="+", choices=list(SETS), default=["demo"])
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--generator", default="gguf")
+    parser.add_argument("--limit", type=int, default=None, help="a seeded sample of N items per set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="", help="suffix of the results file")
+    args = parser.parse_args()
+    rows = []
+    for name in args.sets:
+        rag, _ = open_set(name)
+        items = sample_items(load_gold(SETS[name]).items, args.limit, args.seed)
+        if args.generator != "extractive":
+            rag.generator(args.generator)  # loaded before the clock starts
+        for variant in args.variants:
+            if variant == "grammar" and args.generator == "extractive":
+                continue  # no reader, no grammar
+            row = {"set": name, **run(rag, items, variant, args.generator)}
+            print(row, flush=True)
+            rows.append(row)
+    suffix = f"-{args.name}" if args.name else ""
+    write_results(
+        f"answer-ablation{suffix}",
+        rows,
+        title=f"Evidence-first answering: each part switched off alone (generator {args.generator})",
+        extra={"args": vars(args)},
+    )
+
+
+if __name__ == "__main__":
+    main()
