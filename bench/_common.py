@@ -16,6 +16,15 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+# The gold sets the benchmarks score: tune on the dev sets (XQuAD-ar, ARCD-train); the demo is a check.
+SETS = {
+    "xquad": SHARED / "xquad.ar.json",
+    "arcd": SHARED / "arcd-train.json",
+    "demo": ROOT / "eval" / "gold" / "demo.jsonl",
+}
+DEV_SETS = ("xquad", "arcd")
 
 
 def _cpu_model() -> str:

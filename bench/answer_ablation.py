@@ -36,8 +36,8 @@ from typing import Any
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentiles, write_results
-from evidence_selection import SETS, open_set
+from _common import SETS, percentiles, write_results
+from evidence_selection import open_set
 
 import rag.answering.answerer as answerer
 import rag.answering.short as short

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentiles, write_results
+from _common import DEV_SETS, SETS, percentiles, write_results
 
 from rag import RAG
 from rag.answering.evidence import (
@@ -66,14 +66,6 @@ from rag.evaluation import DEFAULT_CORPUS, INDEXES_DIR, GoldItem, load_gold, sam
 from rag.metrics import contains_answer
 from rag.retrieval import Hit
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
-SETS = {
-    "xquad": SHARED / "xquad.ar.json",
-    "arcd": SHARED / "arcd-train.json",
-    "demo": ROOT / "eval" / "gold" / "demo.jsonl",
-}
-DEV_SETS = ("xquad", "arcd")
 K_HITS = 8
 KS = (1, 3, 6)
 

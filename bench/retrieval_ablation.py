@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentiles, write_results
+from _common import DEV_SETS, ROOT, SETS, percentiles, write_results
 
 from rag import metrics
 from rag.answering.sentences import split_sentences
@@ -67,14 +67,6 @@ from rag.normalize import tokenize
 from rag.retrieval.fusion import fuse
 from rag.retrieval.lexical import analyzer, build_bm25, document_terms
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
-SETS = {
-    "xquad": SHARED / "xquad.ar.json",
-    "arcd": SHARED / "arcd-train.json",
-    "demo": ROOT / "eval" / "gold" / "demo.jsonl",
-}
-DEV_SETS = ("xquad", "arcd")
 CACHE = Path(os.environ.get("SANAD_BENCH_CACHE", Path.home() / ".cache" / "sanad" / "bench-retrieval"))
 DEPTH = 30
 # The library's default since issue 15 (rag.config: fusion, dense_weight, bm25_weight, bm25_stemmer/title).
