@@ -25,6 +25,34 @@ REAL_MODELS_DIR = models_dir()
 DEMO_ARTICLES = ROOT / "data" / "articles"
 
 
+def build_tiny_causal_lm(folder: Path, tokenizer_source: Path) -> Path:
+    """A 2-layer Qwen2 with random weights and a chat template, on ``tokenizer_source``'s vocabulary: it
+    exercises the transformers generator path."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        eos_token_id=tokenizer.sep_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def build_tiny_embedder(folder: Path) -> Path:
     import torch
     from sentence_transformers import SentenceTransformer, models

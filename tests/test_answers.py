@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REAL_MODELS_DIR
+from conftest import REAL_MODELS_DIR, build_tiny_causal_lm
 
 from rag import RAG
 from rag.cli import main
@@ -117,30 +117,7 @@ def test_cli_reports_bad_question(rag: RAG, tmp_path: Path, capsys: pytest.Captu
 @pytest.fixture(scope="session")
 def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory, tiny_embedder: Path) -> Path:
     """A 2-layer Qwen2 with random weights and a chat template: exercises the transformers path."""
-    import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_embedder)
-    tokenizer.chat_template = (
-        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}assistant: {% endif %}"
-    )
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.sep_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    folder = tmp_path_factory.mktemp("tiny-lm")
-    Qwen2ForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), tiny_embedder)
 
 
 def test_transformers_generator_streams_a_grounded_answer(rag: RAG, tiny_causal_lm: Path) -> None:

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import pytest
 import torch
+from conftest import build_tiny_causal_lm
 from packaging.requirements import Requirement
 
 try:
@@ -174,31 +175,6 @@ def test_bench_configs_are_the_real_architectures() -> None:
 # -- on a real GPU (scripts/gpu_check.sh) ------------------------------------------------------------------
 
 
-def tiny_causal_lm(folder: Path, tokenizer_source: Path) -> Path:
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
-    tokenizer.chat_template = (
-        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}assistant: {% endif %}"
-    )
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.sep_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    Qwen2ForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @needs_cuda
 def test_cuda_is_chosen_with_a_supported_dtype() -> None:
     from rag.devices import select_device
@@ -229,7 +205,7 @@ def test_cuda_embeds_indexes_searches_and_streams(
     again = RAG.load(tmp_path / "index")
     assert again.info()["embedder"]["device"].startswith("cuda")
 
-    lm = tiny_causal_lm(tmp_path / "tiny-lm", tiny_embedder)
+    lm = build_tiny_causal_lm(tmp_path / "tiny-lm", tiny_embedder)
     rag.config = rag.config.model_copy(update={"generator_model": str(lm), "max_new_tokens": 12})
     generator = rag.generator("transformers")
     assert isinstance(generator, TransformersGenerator)
@@ -250,7 +226,7 @@ def test_cuda_generator_stops_when_cancelled(tiny_embedder: Path, tmp_path: Path
 
     choice = select_device("cuda")
     generator = TransformersGenerator(
-        str(tiny_causal_lm(tmp_path / "lm", tiny_embedder)), device=choice.device, dtype=choice.dtype
+        str(build_tiny_causal_lm(tmp_path / "lm", tiny_embedder)), device=choice.device, dtype=choice.dtype
     )
     generator.model.generation_config.eos_token_id = None  # random weights: never stop early
     prompt = Prompt(
