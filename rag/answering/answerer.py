@@ -106,16 +106,18 @@ def answer_stream(
     # The evidence order comes partly from retrieval similarity, which ranks *some* sentence of the best hit
     # first even when it shares nothing with the question (a one-word heading): an answer sentence must share
     # the question's rarer words. None such is a refusal.
-    supported: list[Evidence] = []
-    if evidence:  # a refused question has none: no scorer to build over its hits
-        lexical = SentenceScorer(question, [hit.text for hit in hits], request.standalone_question)
+    # A refused question has no evidence: no scorer to build over its hits.
+    pool = [hit.text for hit in hits]
+    lexical = SentenceScorer(question, pool, request.standalone_question) if evidence else None
 
-        def supports(sentence: str) -> bool:
-            # Shared words measure nothing across languages (an English question, an Arabic sentence): there
-            # the retrieval stage's refusal rule is the guard.
-            return lexical(sentence) >= MIN_LEXICAL_SUPPORT or detect_language(sentence) != language
+    def supports(sentence: str) -> bool:
+        # Shared words measure nothing across languages (an English question, an Arabic sentence): there the
+        # retrieval stage's refusal rule is the guard.
+        if lexical is None:
+            return False
+        return lexical(sentence) >= MIN_LEXICAL_SUPPORT or detect_language(sentence) != language
 
-        supported = [with_antecedent(e) for e in evidence if supports(e.text)]
+    supported = [with_antecedent(e) for e in evidence if supports(e.text)]
     # «كم …؟» needs a sentence with a number, «متى …؟» one with a time: on-topic evidence without one is a
     # near miss (the articles never give the price asked for), refused with what is missing.
     kind = expected_kind(question)
@@ -129,11 +131,8 @@ def answer_stream(
             max_sentences=WIDER_SENTENCES,
             budget_chars=sum(len(hit.text) for hit in hits),
         )
-        answering = [
-            with_antecedent(e)
-            for e in wider
-            if can_answer(kind, with_antecedent(e).text) and supports(e.text)
-        ]
+        joined = [with_antecedent(e) for e in wider if supports(e.text)]
+        answering = [e for e in joined if can_answer(kind, e.text)]
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
     common: dict[str, Any] = {
