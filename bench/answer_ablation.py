@@ -6,8 +6,8 @@ it, for the run only:
 
 - ``answer type``: «كم»/«متى» questions need a sentence with a number/date, or are refused with what is
   missing (``rag.answering.answer_type``);
-- ``antecedent``: a sentence that points back («وكانت هذه المشكلات…») is shown with the one before it
-  (``rag.answering.context``);
+- ``antecedent``: a sentence that points back («وكانت هذه المشكلات…») is shown with the one before it, from
+  its own chunk or from another hit (``rag.answering.context``);
 - ``support check``: the answer sentence must share the question's rarer words (else a refusal);
 - ``wanted words``: the short answer's grammar requires a word the question does not have (a number or a
   time for «كم»/«متى»);
@@ -58,7 +58,10 @@ def _patches(name: str) -> list[Any]:
             mock.patch.object(answerer, "expected_kind", lambda question: None),
             mock.patch.object(short, "expected_kind", lambda question: None),
         ],
-        "antecedent": [mock.patch.object(answerer, "with_antecedent", lambda evidence: evidence)],
+        "antecedent": [
+            mock.patch.object(answerer, "with_antecedent", lambda evidence: evidence),
+            mock.patch.object(answerer, "antecedent_elsewhere", lambda evidence, hits: None),
+        ],
         "support check": [mock.patch.object(answerer, "MIN_LEXICAL_SUPPORT", float("-inf"))],
         "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
     }
