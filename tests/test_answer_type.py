@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from rag.answering.answer_type import can_answer, expected_kind
+from rag.answering.answer_type import asks_reason, can_answer, expected_kind
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.prompt import MISSING_AR, is_refusal
 from rag.answering.types import Answer
@@ -66,6 +66,21 @@ def test_numbers_stand_on_their_own(text: str, number: bool) -> None:
 )
 def test_dates_include_relative_times(text: str, date: bool) -> None:
     assert can_answer("date", text) is date
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("لماذا أجلت ديب سيك إطلاق R2؟", True),
+        ("ليه ديب سيك أخرت R2؟", True),
+        ("ما سبب التأجيل؟", True),
+        ("Why was R2 delayed?", True),
+        ("متى أجلت ديب سيك R2؟", False),
+        ("ما اسم الصحيفة؟", False),
+    ],
+)
+def test_asks_reason(question: str, reason: bool) -> None:
+    assert asks_reason(question) is reason
 
 
 def test_no_kind_asked_means_any_sentence_can_answer() -> None:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from rag.answering.answerer import AnswerRequest, answer_stream
-from rag.answering.context import antecedent_elsewhere, points_back, with_antecedent
+from rag.answering.context import antecedent_elsewhere, pointed_at, points_back, with_antecedent
 from rag.answering.sentences import split_sentences
 from rag.answering.types import Answer, Evidence
 from rag.article import Article
@@ -83,3 +83,34 @@ def test_the_answer_cites_both_sentences() -> None:
     assert answer.text.startswith("فشلت جهود تدريب") and "[2] وكانت هذه المشكلات" in answer.text
     for citation in answer.citations:
         assert citation.article.text[citation.start : citation.end] == citation.quote
+
+
+class RecordingReader:
+    """A reader that honours grammars, writes a fixed span and records the grammars it was given."""
+
+    name = "recording"
+    constrained = True
+
+    def __init__(self, text: str) -> None:
+        self.text, self.grammars = text, []
+
+    def stream(self, prompt: object, *, max_new_tokens: int, **options: object):
+        self.grammars.append(options.get("grammar"))
+        yield self.text
+
+
+def test_a_why_question_takes_its_short_answer_from_what_the_answer_points_back_at() -> None:
+    question = "لماذا تأجل إطلاق نموذج R2؟"
+    reader = RecordingReader("فشلت جهود تدريب")
+    request = AnswerRequest(question=question, hits=two_chunks(), standalone_question=question)
+    *_, answer = answer_stream(request, lambda: reader, cancel=threading.Event())
+    assert isinstance(answer, Answer) and answer.short == "فشلت جهود تدريب"
+    grammar = reader.grammars[-1]
+    assert '"فشلت' in grammar and "وكانت" not in grammar  # only the sentence pointed at may be copied
+
+
+def test_pointed_at_is_the_part_before_a_last_sentence_that_points_back() -> None:
+    first, second = split_sentences(TEXT)[:2]
+    assert pointed_at(TEXT[first[0] : second[1]]) == TEXT[first[0] : first[1]]
+    assert pointed_at(TEXT[second[0] : second[1]]) == ""  # nothing before it
+    assert pointed_at(TEXT) == ""  # the last sentence does not point back

@@ -28,6 +28,8 @@ _ASKS_DATE = re.compile(
     r"|when|what year|what date|in which year)(?=\s|$)"
 )
 
+_ASKS_REASON = re.compile(r"(?:^|\s)(?:[وف]?(?:لماذا|ليه|ليش)|وش السبب|ما السبب|ما سبب|why)(?=\s|$)")
+
 _DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
 # A number standing on its own: not part of a product name such as H20, R2 or 910B.
 _NUMBER = re.compile(rf"(?<![A-Za-z0-9]){_DIGITS}+(?:[.,٫٬:]{_DIGITS}+)*(?![A-Za-z0-9])")
@@ -68,6 +70,11 @@ def expected_kind(question: str) -> AnswerKind | None:
     if _ASKS_DATE.search(asked):
         return "date"
     return None
+
+
+def asks_reason(question: str) -> bool:
+    """Whether ``question`` asks why («لماذا»، «ليه»، «ما سبب», why)."""
+    return bool(_ASKS_REASON.search(normalize_arabic(question).lower()))
 
 
 def has_number(text: str) -> bool:

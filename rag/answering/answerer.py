@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.answering.answer_type import can_answer, expected_kind
-from rag.answering.context import antecedent_elsewhere, with_antecedent
+from rag.answering.answer_type import asks_reason, can_answer, expected_kind
+from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
 from rag.answering.prompt import missing_text, refusal_text
@@ -161,6 +161,7 @@ def answer_stream(
     yield SourcesEvent(hits=hits, draft=text)
     reader = load_reader()
     shown = " ".join(e.text for e in quoted)  # what the answer text shows: the short answer is copied from it
+    rendered = False
     if language == "en" and getattr(reader, "name", "extractive") != "extractive":
         # Rendered in full before it is shown: a rendering that fails its checks is never displayed.
         english = [english_for(e.text, reader, cancel) for e in quoted]
@@ -169,10 +170,14 @@ def answer_stream(
         if all(english):
             text = " ".join(f"{en} [{e.n}]" for en, e in zip(english, quoted, strict=True))
             # An English answer gets an English short answer: copied from the rendering the user reads.
-            shown = " ".join(english)
+            shown, rendered = " ".join(english), True
     timings["first_token_s"] = time.perf_counter() - started
     yield TokenEvent(text)
-    span = short_span(question, shown, reader, cancel=cancel)
+    # «لماذا …؟» answered by «وكانت هذه المشكلات السبب…»: the reason is what the sentence points back at
+    # (unless the answer is shown in English: then its short answer comes from the rendering).
+    pointed = before.text if before is not None else pointed_at(chosen.text)
+    source = pointed if asks_reason(question) and pointed and not rendered else shown
+    span = short_span(question, source, reader, cancel=cancel)
     if cancel is not None and cancel.is_set():
         return
     finished = time.perf_counter()
@@ -185,6 +190,6 @@ def answer_stream(
         refused=False,
         generator=getattr(reader, "name", "extractive"),
         timings=timings,
-        short=shown[span[0] : span[1]] if span else "",
+        short=source[span[0] : span[1]] if span else "",
         **common,
     )

@@ -42,6 +42,15 @@ def with_antecedent(evidence: Evidence) -> Evidence:
     return Evidence(evidence.n, evidence.hit, before[-1][0], evidence.end, evidence.score)
 
 
+def pointed_at(text: str) -> str:
+    """The part of ``text`` its last sentence points back at (what :func:`with_antecedent` joined to it),
+    or "" when its last sentence does not point back or nothing comes before it."""
+    sentences = split_sentences(text)
+    if len(sentences) < 2 or not points_back(text[sentences[-1][0] :]):
+        return ""
+    return text[: sentences[-2][1]]
+
+
 def antecedent_elsewhere(evidence: Evidence, hits: Sequence[Hit]) -> Evidence | None:
     """The sentence before ``evidence`` in its article, from another of ``hits`` (source ``[n]`` =
     ``hits[n - 1]``), when ``evidence`` points back but opens its own chunk: «وكانت هذه المشكلات السبب…»
