@@ -78,10 +78,14 @@
       const pasted = event.clipboardData?.getData("text") || "";
       const total = box.value.length - (box.selectionEnd - box.selectionStart) + pasted.length;
       cutFrom = total > MAX ? total : 0;
-      setTimeout(() => {
-        count(box.value);
-        if (cutFrom) document.querySelector("#question-counter")?.scrollIntoView({ block: "nearest" });
-      }, 0);
+      setTimeout(() => count(box.value), 0);
+      // Gradio grows the box to fit the pasted text a moment later, which can push the notice below the
+      // fold: bring it into view again once the layout has settled.
+      for (const delay of [0, 150, 500]) {
+        setTimeout(() => {
+          if (cutFrom) document.querySelector("#question-counter")?.scrollIntoView({ block: "nearest" });
+        }, delay);
+      }
     },
     true,
   );
