@@ -329,9 +329,19 @@ def reads_left_to_right(locator: Any) -> bool:
     return mark["x"] >= before["x"] + before["width"] - 1 and (not same_line or first["x"] < mark["x"])
 
 
+def settles(page: Any, check: Any, timeout_s: float = 5.0) -> bool:
+    """Whether ``check()`` comes true within ``timeout_s``: the page sets directions just after Gradio
+    renders, so a layout is read once it has settled."""
+    for _ in range(int(timeout_s * 10)):
+        if check():
+            return True
+        page.wait_for_timeout(100)
+    return bool(check())
+
+
 def test_an_english_question_reads_left_to_right(page: Any) -> None:
     example = page.locator("#chat .example-text", has_text=ENGLISH_QUESTION)
-    assert reads_left_to_right(example)  # the example button on the empty chat
+    assert settles(page, lambda: reads_left_to_right(example))  # the example button on the empty chat
     ask(page, ENGLISH_QUESTION)
     question = page.locator("#chat .question").last
     assert question.get_attribute("dir") == "ltr" and reads_left_to_right(question)
