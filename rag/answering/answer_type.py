@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from rag.answering.scoring import ASKS_REASON
 from rag.normalize import normalize_arabic
 
 AnswerKind = Literal["number", "date"]
@@ -27,8 +28,6 @@ _ASKS_DATE = re.compile(
     r"(?:^|\s)(?:[وف]?متي|في اي (?:عام|سنه|شهر|يوم|تاريخ|قرن)|ما (?:هو )?(?:ال)?تاريخ"
     r"|when|what year|what date|in which year)(?=\s|$)"
 )
-
-_ASKS_REASON = re.compile(r"(?:^|\s)(?:[وف]?(?:لماذا|ليه|ليش)|وش السبب|ما السبب|ما سبب|why)(?=\s|$)")
 
 _DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
 # A number standing on its own: not part of a product name such as H20, R2 or 910B.
@@ -74,7 +73,7 @@ def expected_kind(question: str) -> AnswerKind | None:
 
 def asks_reason(question: str) -> bool:
     """Whether ``question`` asks why («لماذا»، «ليه»، «ما سبب», why)."""
-    return bool(_ASKS_REASON.search(normalize_arabic(question).lower()))
+    return bool(ASKS_REASON.search(normalize_arabic(question)))
 
 
 def has_number(text: str) -> bool:

@@ -19,6 +19,8 @@ def overlap(query: set[str], text: str) -> float:
 _MONTHS = (
     "يناير|فبراير|مارس|ابريل|مايو|يونيو|يوليو|اغسطس|سبتمبر|اكتوبر|نوفمبر|ديسمبر|عام|العام|الشهر|الاسبوع|يوم"
 )
+# A why-question, over normalized text (also rag.answering.answer_type.asks_reason).
+ASKS_REASON = re.compile(r"(^|\s)[وف]?(لماذا|ليه|ليش|وش السبب|ما السبب|ما سبب|why)(\s|$)")
 # (what the question asks, what an answering sentence tends to contain), both over normalized text.
 # Digits inside model names (R2, H20, A100) are not quantities or dates, hence the lookbehinds.
 _ANSWER_CUES = [
@@ -31,7 +33,7 @@ _ANSWER_CUES = [
         re.compile(r"(?<![a-z\d])\d|الف|مليون|مليار|ملايين|الاف"),
     ),
     (
-        re.compile(r"(^|\s)[وف]?(لماذا|ليه|ليش|وش السبب|ما السبب|ما سبب|why)(\s|$)"),
+        ASKS_REASON,
         re.compile(r"بسبب|سبب|لان|نتيجه|بحجه|ما دفع|دفعت|دفع|اجبر|because"),
     ),
     (re.compile(r"(^|\s)[وف]?(اين|وين|فين|where)(\s|$)"), re.compile(r"(^|\s)(في|ب)\S+|مراكز|مقر")),
