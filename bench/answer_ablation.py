@@ -11,6 +11,8 @@ it, for the run only:
 - ``support check``: the answer sentence must share the question's rarer words (else a refusal);
 - ``wanted words``: the short answer's grammar requires a word the question does not have (a number or a
   time for «كم»/«متى»);
+- ``sentence similarity``: evidence sentences are also scored by their EmbeddingGemma similarity to the
+  question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
   writes counts only if it is a verbatim span of the sentence).
 
@@ -68,7 +70,15 @@ def _patches(name: str) -> list[Any]:
     return off.get(name, [])
 
 
-VARIANTS = ("full", "answer type", "antecedent", "support check", "wanted words", "grammar")
+VARIANTS = (
+    "full",
+    "sentence similarity",
+    "answer type",
+    "antecedent",
+    "support check",
+    "wanted words",
+    "grammar",
+)
 
 
 def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, Any]:
@@ -79,6 +89,8 @@ def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, A
             stack.enter_context(patch)
         if variant == "grammar":
             stack.enter_context(_constrained_off(rag, generator))
+        if variant == "sentence similarity":
+            stack.enter_context(mock.patch.object(rag, "sentence_encoder", lambda: None))
         for item in items:
             started = time.perf_counter()
             answer = rag.ask(item.question, list(item.history), generator=generator)

