@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from rag.answering.answerability import AnswerabilityRule, rule_for
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.readers.registry import ReaderSetup, reader_spec
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
@@ -446,6 +447,11 @@ class RAG(Answerer):
             return RefusalRule(threshold=self.config.min_relevance)
         return DEFAULT_RULE if self.config.refusal_threshold() > 0 else RefusalRule(threshold=0.0)
 
+    def answerability_rule(self) -> AnswerabilityRule | None:
+        """The refusal of a chosen sentence that only shares the question's topic (see
+        :mod:`rag.answering.answerability`; None when it does not apply to these settings)."""
+        return rule_for(self.config)
+
     def relevance(self, question: str) -> float:
         """Cosine similarity of the best-matching chunk: the retrieval confidence used to refuse early
         (:attr:`Retrieval.relevance`; :meth:`stream` takes it from its own retrieval, not from here)."""
@@ -473,6 +479,8 @@ class RAG(Answerer):
             attempt=request.attempt,
             budget_chars=self.config.context_chars,
             sentence_encoder=self.sentence_encoder() if confident else None,
+            answerability=self.answerability_rule(),
+            relevance=relevance,
             timings={
                 "retrieve_s": time.perf_counter() - started,
                 "relevance": relevance,

@@ -66,7 +66,7 @@ PINS=(
   pydantic-core==2.50.5
   annotated-types==0.8.0
   typing-inspection==0.4.5
-  platformdirs==4.14.8
+  platformdirs==4.14.9
   typing-extensions==4.16.0
   # to run the device tests there
   pytest==9.2.0

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answering.answer_type import asks_reason, can_answer, expected_kind
+from rag.answering.answerability import AnswerabilityRule
 from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
@@ -54,6 +55,8 @@ class AnswerRequest:
     budget_chars: int = 1100
     max_sentences: int = 6
     sentence_encoder: SentenceEncoder | None = None  # sentence similarity for evidence selection
+    answerability: AnswerabilityRule | None = None  # refuses a chosen sentence that only shares the topic
+    relevance: float = 0.0  # the retrieval stage's best chunk cosine (the answerability rule reads it)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -74,6 +77,18 @@ def english_for(sentence: str, reader: Any, cancel: threading.Event | None) -> s
     """The reader's English rendering of ``sentence``, or "" when it fails its checks (or was cancelled)."""
     english = "".join(render_english(sentence, reader, cancel=cancel)).strip()
     return english if faithful(sentence, english) else ""
+
+
+def speaks_past(request: AnswerRequest, chosen: Evidence, lexical: float, language: str) -> bool:
+    """Whether the chosen sentence only shares the question's topic (a near miss, refused): the request's
+    answerability rule over the sentence's cosine to the question. Not judged across languages (the rule
+    was fitted on Arabic questions over Arabic sentences) or without a rule and a sentence encoder."""
+    rule, encoder = request.answerability, request.sentence_encoder
+    if rule is None or encoder is None or detect_language(chosen.text) != language:
+        return False
+    question = encoder.encode_query(request.standalone_question or request.question)
+    cosine = float(encoder.encode_sentences([chosen.text])[0] @ question)
+    return rule.refuses(cosine, lexical, request.relevance)
 
 
 def answer_sentence(evidence: Evidence) -> str:
@@ -147,17 +162,24 @@ def answer_stream(
         "language": language,
         "evidence": evidence,
     }
-    if not answering:
-        refusal = missing_text(kind, language) if supported and kind else refusal_text(language)
+
+    def refuse(refusal: str, generator: str) -> Iterator[SourcesEvent | Answer]:
         yield SourcesEvent(hits=hits, draft=refusal)
         timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
         timings["generate_s"] = timings["tokens"] = timings["tokens_per_s"] = 0.0
+        yield Answer(text=refusal, citations=[], refused=True, generator=generator, timings=timings, **common)
+
+    if not answering:
+        refusal = missing_text(kind, language) if supported and kind else refusal_text(language)
         generator = (
             "retrieval-threshold" if not request.confident else "answer-type" if supported else "evidence"
         )
-        yield Answer(text=refusal, citations=[], refused=True, generator=generator, timings=timings, **common)
+        yield from refuse(refusal, generator)
         return
     chosen = answering[request.attempt % len(answering)]
+    if lexical is not None and speaks_past(request, chosen, lexical(chosen.text), language):
+        yield from refuse(refusal_text(language), "answerability")
+        return
     # A sentence that points back and opens its chunk is cited with the sentence before it, from the hit
     # that holds it (joined within one chunk already by with_antecedent).
     before = antecedent_elsewhere(chosen, hits)

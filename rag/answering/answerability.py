@@ -1,0 +1,62 @@
+"""Refusal after choosing: does the chosen sentence answer the question, or only share its topic?
+
+A near miss (the articles cover the topic, not the asked fact: «من هو الرئيس التنفيذي لشركة هواوي؟» over
+articles that name no CEO) passes the retrieval refusal rule, and its best sentence shares the topic words.
+What still tells it apart is how close the *sentence* is to the question compared with how close the
+*passage* is: the answering sentence of an answerable question is about as close as its chunk, the best
+sentence of a near miss is only on the chunk's topic. :class:`AnswerabilityRule` reads three signals the
+answerer already has — the sentence encoder's cosine between question and chosen sentence, that sentence's
+lexical score and the retrieval relevance (best chunk cosine) — and refuses below a threshold.
+
+Weights and threshold come from ``scripts/answerability_study.py`` (a logistic fit on XQuAD-ar and
+ARCD-train questions against the same questions with their paragraph left out; threshold: at most 2 % of
+the correct answers of each dev set refused); see ``eval/reports/answerability/report.md``. They are on
+EmbeddingGemma's cosine scale, so the pipeline applies the rule only with that embedder as the sentence
+encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.config import CALIBRATED_MIN_RELEVANCE, Config
+
+
+@dataclass(frozen=True)
+class AnswerabilityRule:
+    """Refuse when ``sentence_weight * cosine + lexical_weight * lexical + relevance_weight * relevance +
+    bias`` is below ``threshold``."""
+
+    sentence_weight: float
+    lexical_weight: float
+    relevance_weight: float
+    bias: float
+    threshold: float
+
+    def score(self, sentence_cosine: float, lexical: float, relevance: float) -> float:
+        return (
+            self.sentence_weight * sentence_cosine
+            + self.lexical_weight * lexical
+            + self.relevance_weight * relevance
+            + self.bias
+        )
+
+    def refuses(self, sentence_cosine: float, lexical: float, relevance: float) -> bool:
+        """Whether the chosen sentence is too far from the question to be shown as its answer."""
+        return self.score(sentence_cosine, lexical, relevance) < self.threshold
+
+
+DEFAULT_ANSWERABILITY = AnswerabilityRule(
+    sentence_weight=10.64, lexical_weight=1.33, relevance_weight=-2.29, bias=-4.33, threshold=-1.1
+)
+"""Fitted by scripts/answerability_study.py (EmbeddingGemma cosines); figures in its report."""
+
+
+def rule_for(config: Config) -> AnswerabilityRule | None:
+    """The rule a pipeline with ``config`` applies: the default when the calibrated embedder scores the
+    sentences (``evidence_encoder = "embedder"``) and no explicit ``min_relevance`` replaces the calibrated
+    refusal; None (no refusal after choosing) otherwise."""
+    calibrated = config.embedding_model in CALIBRATED_MIN_RELEVANCE
+    if calibrated and config.min_relevance is None and config.evidence_encoder == "embedder":
+        return DEFAULT_ANSWERABILITY
+    return None
