@@ -13,6 +13,8 @@ it, for the run only:
   time for «كم»/«متى»);
 - ``sentence similarity``: evidence sentences are also scored by their EmbeddingGemma similarity to the
   question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
+- ``answerability``: a chosen sentence far from the question compared with its passage is refused as a
+  near miss (``rag.answering.answerability``);
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
   writes counts only if it is a verbatim span of the sentence).
 
@@ -73,6 +75,7 @@ def _patches(name: str) -> list[Any]:
 VARIANTS = (
     "full",
     "sentence similarity",
+    "answerability",
     "answer type",
     "antecedent",
     "support check",
@@ -91,6 +94,8 @@ def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, A
             stack.enter_context(_constrained_off(rag, generator))
         if variant == "sentence similarity":
             stack.enter_context(mock.patch.object(rag, "sentence_encoder", lambda: None))
+        if variant == "answerability":
+            stack.enter_context(mock.patch.object(rag, "answerability_rule", lambda: None))
         for item in items:
             started = time.perf_counter()
             answer = rag.ask(item.question, list(item.history), generator=generator)

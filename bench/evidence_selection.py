@@ -1,10 +1,11 @@
 """Evidence selection: is a sentence holding the gold answer among the sentences handed to the reader?
 
-For every answerable question of a gold set, the top-8 hybrid hits are retrieved through the public API
-(``RAG.build`` on the set's paragraphs, then ``rag.search(q, k=8)``), and each selection variant picks up to
-6 sentences within 1,100 characters (``select_evidence``'s defaults). coverage@k is the share of questions
-where one of the first k sentences contains a gold answer (``rag.metrics.contains_answer``: normalized
-tokens, contiguous). Ceilings: the share where one of the 8 chunks, or one candidate sentence, holds it.
+For every answerable question of a gold set, the top-8 hybrid hits (``--k``; answers use ``top_k`` = 5) are
+retrieved through the public API (``RAG.build`` on the set's paragraphs, then ``rag.search(q, k)``), and
+each selection variant picks up to 6 sentences within 1,100 characters (``select_evidence``'s defaults).
+coverage@k is the share of questions where one of the first k sentences contains a gold answer
+(``rag.metrics.contains_answer``: normalized tokens, contiguous). Ceilings: the share where one of the
+chunks, or one candidate sentence, holds it.
 
 Latency is the time ``select_evidence`` adds per question (retrieval not counted), over the questions in a
 seeded random order. ``warm``: one sentence-vector cache per variant and set, filled as questions come (the
@@ -43,9 +44,9 @@ from _common import DEV_SETS, SETS, percentiles, write_results
 
 from rag import RAG
 from rag.answering.evidence import (
-    DEFAULT_FUSION,
     DENSE,
     DENSE_FUSION,
+    EMBEDDER_FUSION,
     LEXICAL_ONLY,
     SIGNALS,
     Fusion,
@@ -86,7 +87,6 @@ class Variant:
     cold: bool = False
 
 
-GEMMA_FUSION = Fusion((("lexical", 1.0), ("dense", 2.0), ("chunk", 4.0), ("rank", 0.05)))
 VARIANTS = (
     # each signal alone
     Variant("lexical (before)", LEXICAL_ONLY),
@@ -110,7 +110,7 @@ VARIANTS = (
         Fusion((("lexical", 1.0), (DENSE, 1.0), ("chunk", 1.0)), method="rrf"),
         "e5",
     ),
-    Variant("lexical + gemma + chunk + rank", GEMMA_FUSION, "gemma", timed=True, cold=True),
+    Variant("lexical + gemma + chunk + rank", EMBEDDER_FUSION, "gemma", timed=True, cold=True),
 )
 
 
@@ -138,8 +138,8 @@ def open_set(name: str) -> tuple[RAG, list[GoldItem]]:
     return rag, [item for item in gold.items if item.answerable]
 
 
-def retrieve(rag: RAG, items: Sequence[GoldItem]) -> list[Case]:
-    return [Case(item, rag.search(item.retrieval_query, k=K_HITS)) for item in items]
+def retrieve(rag: RAG, items: Sequence[GoldItem], k: int = K_HITS) -> list[Case]:
+    return [Case(item, rag.search(item.retrieval_query, k=k)) for item in items]
 
 
 class Encoders:
@@ -226,7 +226,7 @@ def ceilings(cases: Sequence[Case]) -> dict[str, float]:
     sentence = sum(any(contains_answer(e.text, c.item.answers) for e in candidates(c.hits)) for c in cases)
     per_question = [len(candidates(c.hits)) for c in cases]
     return {
-        "answer_in_top8_chunks": round(chunk / len(cases), 3),
+        "answer_in_the_k_chunks": round(chunk / len(cases), 3),
         "answer_in_a_candidate_sentence": round(sentence / len(cases), 3),
         "candidates_per_question": round(float(np.mean(per_question)), 1),
     }
@@ -308,6 +308,9 @@ def main() -> None:
     parser.add_argument("--cold-sample", type=int, default=60, help="questions timed with an empty cache")
     parser.add_argument("--no-gemma", action="store_true", help="skip the EmbeddingGemma variants (slow)")
     parser.add_argument("--tune", action="store_true", help="grid-search the fusion weights on dev sets")
+    parser.add_argument("--k", type=int, default=K_HITS, help="hits per question (RAG_TOP_K answers use 5)")
+    parser.add_argument("--only", nargs="+", help="run only the variants whose names start with these")
+    parser.add_argument("--name", default="evidence-selection", help="results file name")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -315,12 +318,14 @@ def main() -> None:
     # Other jobs share this machine's 2 cores: the load average says how far to trust the latencies.
     load_before = os.getloadavg()
     variants = [v for v in VARIANTS if not (args.no_gemma and v.encoder == "gemma")]
+    if args.only:
+        variants = [v for v in variants if v.name.strip().startswith(tuple(args.only))]
     rows, facts, tuning_input = [], {}, {}
     for name in args.sets:
         rag, items = open_set(name)
         items = sample_items(items, args.limit, args.seed)
         started = time.perf_counter()
-        cases = retrieve(rag, items)
+        cases = retrieve(rag, items, args.k)
         facts[name] = {
             "questions": len(cases),
             "retrieval_s_per_question": round((time.perf_counter() - started) / len(cases), 3),
@@ -334,7 +339,7 @@ def main() -> None:
             done[variant] = run_variant(variant, cases, encoders, args.cold_sample, args.seed)
             print(f"  {variant.name}: {done[variant]}", flush=True)
         for variant in variants:
-            default = " (default)" if variant.fusion == DEFAULT_FUSION else ""
+            default = " (default)" if variant.fusion == EMBEDDER_FUSION else ""
             rows.append({"set": name, "variant": variant.name + default, **done[variant]})
         if args.tune and name in DEV_SETS:
             # The "dense ..." variants cached every candidate's vector: the grid costs no model time.
@@ -354,7 +359,7 @@ def main() -> None:
             f"{kind} on every candidate. The 15 best settings, then the 5 best without a sentence encoder.",
         )
     write_results(
-        "evidence-selection",
+        args.name,
         rows,
         title="Evidence selection: coverage of the gold answer by the sentences given to the reader",
         columns=[
@@ -376,25 +381,26 @@ def main() -> None:
             "seed": args.seed,
             "cold_sample": args.cold_sample,
             "load_average_1_5_15min": {"start": load_before, "end": os.getloadavg()},
-            "default": {"weights": dict(DEFAULT_FUSION.weights), "dense_top": DEFAULT_FUSION.dense_top},
+            "k": args.k,
+            "default": {"weights": dict(EMBEDDER_FUSION.weights), "dense_top": EMBEDDER_FUSION.dense_top},
         },
-        notes=notes(facts),
+        notes=notes(facts, args.k),
     )
 
 
-def notes(facts: dict[str, dict[str, Any]]) -> str:
+def notes(facts: dict[str, dict[str, Any]], k: int) -> str:
     lines = [
-        "Top-8 hybrid hits per answerable question; up to 6 sentences within 1,100 characters. coverage@k: "
-        "one of the first k sentences contains a gold answer. Latency: time select_evidence adds per "
-        "question (warm: per-variant sentence cache filling as questions come, random order; cold: empty "
-        "cache for every question). Weights tuned on xquad + arcd only; demo is for checking.",
+        f"Top-{k} hybrid hits per answerable question; up to 6 sentences within 1,100 characters. "
+        "coverage@k: one of the first k sentences contains a gold answer. Latency: time select_evidence "
+        "adds per question (warm: per-variant sentence cache filling as questions come, random order; "
+        "cold: empty cache for every question). Weights tuned on xquad + arcd only; demo is for checking.",
         "",
-        "| set | questions | answer in top-8 chunks | in a candidate sentence | candidates/question |",
+        f"| set | questions | answer in top-{k} chunks | in a candidate sentence | candidates/question |",
         "|---|---|---|---|---|",
     ]
     for name, fact in facts.items():
         lines.append(
-            f"| {name} | {fact['questions']} | {fact['answer_in_top8_chunks']} | "
+            f"| {name} | {fact['questions']} | {fact['answer_in_the_k_chunks']} | "
             f"{fact['answer_in_a_candidate_sentence']} | {fact['candidates_per_question']} |"
         )
     return "\n".join(lines)
