@@ -178,7 +178,8 @@ def answer_stream(
         return
     chosen = answering[request.attempt % len(answering)]
     if lexical is not None and speaks_past(request, chosen, lexical(chosen.text), language):
-        yield from refuse(refusal_text(language), "answerability")
+        # «كم …؟» answered by a sentence with some other number: say what is missing, as the type check does.
+        yield from refuse(missing_text(kind, language) if kind else refusal_text(language), "answerability")
         return
     # A sentence that points back and opens its chunk is cited with the sentence before it, from the hit
     # that holds it (joined within one chunk already by with_antecedent).
