@@ -6,7 +6,8 @@ The stages, each measurable in ``rag eval``'s answer funnel:
 
 1. evidence — the best sentences of the retrieved hits (:func:`rag.answering.evidence.select_evidence`);
 2. choose — the best-scored sentence (``attempt`` > 0, a retry, takes the next one), so the answer text is
-   a sentence of the article, cited, that no model can garble;
+   a sentence of the article, cited, that no model can garble; refused when it only shares the question's
+   topic (a near miss, :mod:`rag.answering.answerability`);
 3. copy — the short answer (a date, number, name, place or reason) copied from that sentence by the reader
    under a grammar that only admits verbatim spans (:mod:`rag.answering.short`);
 4. ground — the citation with the quote's offsets in the article; an answer without evidence is a refusal.

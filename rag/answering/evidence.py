@@ -13,8 +13,8 @@ ARCD-train only):
 - ``chunk``: the retriever's dense similarity between the question and the sentence's chunk (free: the
   hybrid search computed it), which says which passage is about the question;
 - ``rank``: ``1/n`` for the n-th retrieved chunk;
-- ``dense`` (opt-in, needs a :class:`SentenceEncoder`): cosine between the question and the sentence itself,
-  which finds the answering sentence that repeats few question words.
+- ``dense`` (needs a :class:`SentenceEncoder`; ``RAG`` passes its embedder's by default): cosine between the
+  question and the sentence itself, which finds the answering sentence that repeats few question words.
 """
 
 from __future__ import annotations
