@@ -34,7 +34,6 @@ EmbeddingRuntime = Literal["auto", "torch", "openvino"]
 IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
 # Which model scores evidence sentences against the question (rag.answering.sentence_vectors).
 EvidenceEncoder = Literal["embedder", "e5-small", "none"]
-EVIDENCE_ENCODERS: tuple[str, ...] = get_args(EvidenceEncoder)
 # The most chunks one search returns (top_k and every call's k).
 MAX_TOP_K = 100
 TOML_FILE = "rag.toml"

@@ -137,15 +137,17 @@ def rates(rows: list[dict[str, Any]], weights: np.ndarray, bias: float, threshol
     }
 
 
+def cut_for(rows: list[dict[str, Any]], weights: np.ndarray, bias: float) -> float:
+    """The largest threshold refusing at most MAX_FALSE_REFUSALS_OF_CORRECT of the correct answers in
+    ``rows``."""
+    _, answerable, correct = matrix(rows)
+    values = np.sort(scores(rows, weights, bias)[answerable & correct])
+    return float(values[int(np.floor(MAX_FALSE_REFUSALS_OF_CORRECT * len(values)))])
+
+
 def threshold_for(sets: dict[str, list[dict[str, Any]]], weights: np.ndarray, bias: float) -> float:
-    """The largest threshold refusing at most MAX_FALSE_REFUSALS_OF_CORRECT of each dev set's correct
-    answers."""
-    limits = []
-    for name in DEV:
-        _, answerable, correct = matrix(sets[name])
-        values = np.sort(scores(sets[name], weights, bias)[answerable & correct])
-        limits.append(values[int(np.floor(MAX_FALSE_REFUSALS_OF_CORRECT * len(values)))])
-    return round(float(min(limits)), 2)
+    """The largest threshold that :func:`cut_for` allows on every dev set, rounded for the rule."""
+    return round(min(cut_for(sets[name], weights, bias) for name in DEV), 2)
 
 
 def main() -> None:
@@ -158,9 +160,7 @@ def main() -> None:
     transfer = []
     for train, test in (("xquad", "arcd"), ("arcd", "xquad")):
         w, b = fit(sets[train])
-        limit = np.sort(scores(sets[train], w, b)[matrix(sets[train])[1] & matrix(sets[train])[2]])
-        cut = float(limit[int(np.floor(MAX_FALSE_REFUSALS_OF_CORRECT * len(limit)))])
-        transfer.append({"fit": train, "set": test, **rates(sets[test], w, b, cut)})
+        transfer.append({"fit": train, "set": test, **rates(sets[test], w, b, cut_for(sets[train], w, b))})
     rule = {
         "weights": dict(zip(FEATURES, np.round(weights, 2).tolist(), strict=True)),
         "bias": round(bias, 2),
