@@ -15,6 +15,9 @@ it, for the run only:
   question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
 - ``answerability``: a chosen sentence far from the question compared with its passage is refused as a
   near miss (``rag.answering.answerability``);
+- ``identifiers``: a question naming a code no source mentions («910C») is refused
+  (``rag.answering.identifiers``);
+- ``calendar dates``: «ما تاريخ/في أي عام …؟» needs a date in the calendar, not a relative time;
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
   writes counts only if it is a verbatim span of the sentence).
 
@@ -56,6 +59,15 @@ def _constrained_off(rag: Any, generator: str) -> Iterator[None]:
         yield
 
 
+def _without_calendar(expected_kind: Any) -> Any:
+    # «ما تاريخ …؟» treated as any when-question again: a relative time answers it.
+    def kind(question: str) -> str | None:
+        found = expected_kind(question)
+        return "date" if found == "calendar" else found
+
+    return kind
+
+
 def _patches(name: str) -> list[Any]:
     off: dict[str, list[Any]] = {
         "answer type": [
@@ -68,6 +80,10 @@ def _patches(name: str) -> list[Any]:
         ],
         "support check": [mock.patch.object(answerer, "MIN_LEXICAL_SUPPORT", float("-inf"))],
         "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
+        "identifiers": [mock.patch.object(answerer, "unknown_identifiers", lambda question, texts: [])],
+        "calendar dates": [
+            mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
+        ],
     }
     return off.get(name, [])
 
@@ -76,6 +92,8 @@ VARIANTS = (
     "full",
     "sentence similarity",
     "answerability",
+    "identifiers",
+    "calendar dates",
     "answer type",
     "antecedent",
     "support check",

@@ -25,8 +25,11 @@ from rag.retrieval import Hit
         ("ما النسبة المئوية من العائدات؟", "number"),
         ("How many engineers did it hire?", "number"),
         ("متى كان مقررًا إطلاق R2؟", "date"),
-        ("في أي عام تأسست الشركة؟", "date"),
-        ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "date"),
+        ("في أي عام تأسست الشركة؟", "calendar"),
+        ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "calendar"),
+        ("في أي يوم نشرت الصحيفة تقريرها؟", "calendar"),
+        ("What date was R2 released?", "calendar"),
+        ("من قاد التوسع الأسرع في تاريخ الإمبراطورية؟", None),  # «في تاريخ …» is "in the history of"
         ("When was R2 scheduled?", "date"),
         ("لماذا أجلت ديب سيك إطلاق R2؟", None),
         ("كما قالت الشركة، من هو مؤسسها؟", None),  # «كما» is not «كم»
@@ -69,6 +72,23 @@ def test_dates_include_relative_times(text: str, date: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "calendar"),
+    [
+        ("كان مقررًا في مايو.", True),
+        ("نشرت الصحيفة تقريرها يوم الخميس.", True),
+        ("ازدهرت في التسعينيات.", True),
+        ("وُلد عام ١٩١١.", True),
+        ("It was released on Monday.", True),
+        ("سيُطرح في الأسابيع المقبلة.", False),  # a relative time is not a date in the calendar
+        ("ستطلق الشركة النموذج قريبًا.", False),
+        ("It will ship in the coming weeks.", False),
+    ],
+)
+def test_calendar_dates_exclude_relative_times(text: str, calendar: bool) -> None:
+    assert can_answer("calendar", text) is calendar
+
+
+@pytest.mark.parametrize(
     ("question", "reason"),
     [
         ("لماذا أجلت ديب سيك إطلاق R2؟", True),
@@ -104,6 +124,14 @@ def test_on_topic_evidence_without_the_number_asked_for_is_refused_with_what_is_
     refused = answer("كم سعر رقائق H20 التي تستخدمها ديب سيك؟", text)
     assert refused.refused and refused.text == MISSING_AR["number"] and is_refusal(refused.text)
     assert refused.citations == [] and refused.generator == "answer-type"
+
+
+def test_an_exact_date_asked_for_and_only_a_relative_time_given_is_refused_with_what_is_missing() -> None:
+    text = 'وأفادت تقارير إعلامية صينية أن نموذج "R2" سيُطرح في الأسابيع المقبلة. وتأخر إطلاق نموذج R2 مرارًا.'
+    refused = answer("ما هو التاريخ الدقيق لإطلاق نموذج R2؟", text)
+    assert refused.refused and refused.text == MISSING_AR["calendar"] and is_refusal(refused.text)
+    found = answer("متى سيُطرح نموذج R2؟", text)  # «متى» is answered by the relative time
+    assert not found.refused and "الأسابيع المقبلة" in found.text
 
 
 def test_the_sentence_with_the_number_is_chosen_over_a_closer_sentence_without_one() -> None:

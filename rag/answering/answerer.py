@@ -29,7 +29,8 @@ from rag.answering.answerability import AnswerabilityRule
 from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
-from rag.answering.prompt import missing_text, refusal_text
+from rag.answering.identifiers import unknown_identifiers
+from rag.answering.prompt import missing_text, refusal_text, unknown_text
 from rag.answering.scoring import SentenceScorer
 from rag.answering.sentence_vectors import SentenceEncoder
 from rag.answering.sentences import detect_language
@@ -128,6 +129,9 @@ def answer_stream(
     # A refused question has no evidence: no scorer to build over its hits.
     pool = [hit.text for hit in hits]
     lexical = SentenceScorer(question, pool, request.standalone_question) if evidence else None
+    # «هل هو 910B أم 910C؟» over sources that never name either: whatever sentence is chosen answers
+    # another question.
+    unknown = unknown_identifiers(question, pool) if evidence else []
 
     def supports(sentence: str) -> bool:
         # Shared words measure nothing across languages (an English question, an Arabic sentence): there the
@@ -141,7 +145,7 @@ def answer_stream(
     # near miss (the articles never give the price asked for), refused with what is missing.
     kind = expected_kind(question)
     answering = [e for e in supported if can_answer(kind, e.text)]
-    if evidence and not answering:
+    if evidence and not answering and not unknown:
         # The sentence with the number, or the one sharing the question's words, may rank below the first
         # few (sentence similarity can fill them with unsupported ones): look through every sentence.
         wider = select_evidence(
@@ -170,6 +174,9 @@ def answer_stream(
         timings["generate_s"] = timings["tokens"] = timings["tokens_per_s"] = 0.0
         yield Answer(text=refusal, citations=[], refused=True, generator=generator, timings=timings, **common)
 
+    if unknown:
+        yield from refuse(unknown_text(unknown, language), "identifier")
+        return
     if not answering:
         refusal = missing_text(kind, language) if supported and kind else refusal_text(language)
         generator = (

@@ -5,7 +5,7 @@ wording shared by every reader."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answering.scoring import SentenceScorer
@@ -16,10 +16,15 @@ from rag.retrieval import Hit
 REFUSAL_AR = "لا تتوفر معلومات كافية في المقالات المفهرسة للإجابة عن هذا السؤال."
 REFUSAL_EN = "The indexed articles do not contain enough information to answer this question."
 # When the evidence is on topic but lacks the kind of answer asked for (see rag.answering.answer_type).
-MISSING_AR = {"number": "لم تذكر المصادر رقمًا يجيب عن هذا السؤال.", "date": "لم تذكر المصادر متى حدث ذلك."}
+MISSING_AR = {
+    "number": "لم تذكر المصادر رقمًا يجيب عن هذا السؤال.",
+    "date": "لم تذكر المصادر متى حدث ذلك.",
+    "calendar": "لم تذكر المصادر تاريخًا محددًا لذلك.",
+}
 MISSING_EN = {
     "number": "The sources do not give the number this question asks for.",
     "date": "The sources do not say when this happened.",
+    "calendar": "The sources give no exact date for this.",
 }
 
 
@@ -36,6 +41,8 @@ _REFUSAL_KEYS = [
         "do not contain enough information",
         "the sources do not give",
         "the sources do not say",
+        "the sources give no",
+        "the sources do not mention",
         "does not contain enough information",
         "not enough information",
         "no information",
@@ -50,6 +57,13 @@ def refusal_text(language: str) -> str:
 def missing_text(kind: str, language: str) -> str:
     """The refusal for a question whose evidence lacks the kind of answer it asks for."""
     return (MISSING_EN if language == "en" else MISSING_AR)[kind]
+
+
+def unknown_text(identifiers: Sequence[str], language: str) -> str:
+    """The refusal for a question naming identifiers (product codes) that no source mentions."""
+    if language == "en":
+        return f"The sources do not mention {' or '.join(identifiers)}."
+    return f"لا تذكر المصادر {' أو '.join(identifiers)}."
 
 
 def is_refusal(text: str) -> bool:
