@@ -15,6 +15,8 @@ it, for the run only:
   question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
 - ``answerability``: a chosen sentence far from the question compared with its passage is refused as a
   near miss (``rag.answering.answerability``);
+- ``reader choice``: the GGUF reader picks the answer sentence among the best four by number, under a
+  grammar (``rag.answering.chooser``; off: the scores' first);
 - ``identifiers``: a question naming a code no source mentions («910C») is refused
   (``rag.answering.identifiers``);
 - ``calendar dates``: «ما تاريخ/في أي عام …؟» needs a date in the calendar, not a relative time;
@@ -80,6 +82,7 @@ def _patches(name: str) -> list[Any]:
         ],
         "support check": [mock.patch.object(answerer, "MIN_LEXICAL_SUPPORT", float("-inf"))],
         "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
+        "reader choice": [mock.patch.object(answerer, "choose_sentence", lambda *args, **kwargs: 0)],
         "identifiers": [mock.patch.object(answerer, "unknown_identifiers", lambda question, texts: [])],
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
@@ -90,6 +93,7 @@ def _patches(name: str) -> list[Any]:
 
 VARIANTS = (
     "full",
+    "reader choice",
     "sentence similarity",
     "answerability",
     "identifiers",
@@ -105,6 +109,7 @@ VARIANTS = (
 def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, Any]:
     rows: list[dict[str, float]] = []
     seconds: list[float] = []
+    first_text: list[float] = []
     with ExitStack() as stack:
         for patch in _patches(variant):
             stack.enter_context(patch)
@@ -118,6 +123,8 @@ def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, A
             started = time.perf_counter()
             answer = rag.ask(item.question, list(item.history), generator=generator)
             seconds.append(time.perf_counter() - started)
+            if not answer.refused:
+                first_text.append(answer.timings.get("first_token_s", 0.0))
             said = answer.short or answer.text
             rows.append(
                 {
@@ -145,6 +152,7 @@ def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, A
         "EM short": mean("em"),
         "false refusals": round(rate(r["refused"] for r in answerable) or 0.0, 3),
         "refusal acc": "–" if refusal is None else round(refusal, 3),
+        "first text p50 s": round(percentiles(first_text)["p50_ms"] / 1000, 2) if first_text else "–",
         "answer p50 s": round(percentiles(seconds)["p50_ms"] / 1000, 2),
     }
 
