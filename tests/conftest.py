@@ -10,13 +10,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from rag import RAG
+from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.types import Answer
+from rag.article import Article
+from rag.chunking import Chunk
 from rag.models import models_dir
+from rag.retrieval import Hit
 
 ROOT = Path(__file__).resolve().parents[1]
 # Read before the autouse fixture points RAG_MODELS_DIR at an empty folder: optional tests may use models
@@ -152,3 +158,17 @@ def rag(tiny_embedder: Path, demo_copy: Path, tmp_path: Path) -> RAG:
     RAG.build([demo_copy], index_dir=tmp_path / "index", embedding_model=str(tiny_embedder))
     # The tiny embedder's similarities are not calibrated: never refuse on relevance alone.
     return RAG.load(tmp_path / "index", generator="extractive", min_relevance=0.0)
+
+
+def one_chunk_hit(text: str, title: str = "ديب سيك") -> Hit:
+    """A hit on a one-chunk article holding ``text`` (dense score 0.8): the answerer's smallest input."""
+    article = Article(id="a", title=title, text=text)
+    return Hit(chunk=Chunk("a#0", "a", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.8)
+
+
+def final_answer(question: str, text: str) -> Answer:
+    """The Answer of answer_stream for ``question`` over :func:`one_chunk_hit` of ``text``, with no reader."""
+    request = AnswerRequest(question=question, hits=[one_chunk_hit(text)], standalone_question=question)
+    *_, final = answer_stream(request, lambda: None, cancel=threading.Event())
+    assert isinstance(final, Answer)
+    return final

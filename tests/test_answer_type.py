@@ -4,17 +4,11 @@ missing."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from conftest import final_answer
 
 from rag.answering.answer_type import asks_reason, can_answer, expected_kind
-from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.prompt import MISSING_AR, is_refusal
-from rag.answering.types import Answer
-from rag.article import Article
-from rag.chunking import Chunk
-from rag.retrieval import Hit
 
 
 @pytest.mark.parametrize(
@@ -107,30 +101,18 @@ def test_no_kind_asked_means_any_sentence_can_answer() -> None:
     assert can_answer(None, "جملة بلا أرقام ولا تواريخ.")
 
 
-def hit(text: str) -> Hit:
-    article = Article(id="a", title="ديب سيك", text=text)
-    return Hit(chunk=Chunk("a#0", "a", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.8)
-
-
-def answer(question: str, text: str) -> Answer:
-    request = AnswerRequest(question=question, hits=[hit(text)], standalone_question=question)
-    *_, final = answer_stream(request, lambda: None, cancel=threading.Event())
-    assert isinstance(final, Answer)
-    return final
-
-
 def test_on_topic_evidence_without_the_number_asked_for_is_refused_with_what_is_missing() -> None:
     text = "تستخدم ديب سيك رقائق H20 من إنفيديا في تدريب نماذجها. وتعد رقائق H20 الأكثر شيوعًا في الصين."
-    refused = answer("كم سعر رقائق H20 التي تستخدمها ديب سيك؟", text)
+    refused = final_answer("كم سعر رقائق H20 التي تستخدمها ديب سيك؟", text)
     assert refused.refused and refused.text == MISSING_AR["number"] and is_refusal(refused.text)
     assert refused.citations == [] and refused.generator == "answer-type"
 
 
 def test_an_exact_date_asked_for_and_only_a_relative_time_given_is_refused_with_what_is_missing() -> None:
     text = 'وأفادت تقارير إعلامية صينية أن نموذج "R2" سيُطرح في الأسابيع المقبلة. وتأخر إطلاق نموذج R2 مرارًا.'
-    refused = answer("ما هو التاريخ الدقيق لإطلاق نموذج R2؟", text)
+    refused = final_answer("ما هو التاريخ الدقيق لإطلاق نموذج R2؟", text)
     assert refused.refused and refused.text == MISSING_AR["calendar"] and is_refusal(refused.text)
-    found = answer("متى سيُطرح نموذج R2؟", text)  # «متى» is answered by the relative time
+    found = final_answer("متى سيُطرح نموذج R2؟", text)  # «متى» is answered by the relative time
     assert not found.refused and "الأسابيع المقبلة" in found.text
 
 
@@ -139,5 +121,5 @@ def test_the_sentence_with_the_number_is_chosen_over_a_closer_sentence_without_o
         "استندت صحيفة فاينانشال تايمز في خبر تأجيل ديب سيك لنموذج R2 إلى مصادر مطلعة. "
         "وقالت إن عدد هذه المصادر ثلاثة."
     )
-    found = answer("كم عدد المصادر التي استندت إليها فاينانشال تايمز في خبر تأجيل R2؟", text)
+    found = final_answer("كم عدد المصادر التي استندت إليها فاينانشال تايمز في خبر تأجيل R2؟", text)
     assert not found.refused and "ثلاثة" in found.text

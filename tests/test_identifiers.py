@@ -3,17 +3,11 @@ mentions them."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from conftest import final_answer
 
-from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.identifiers import identifiers_in, unknown_identifiers
 from rag.answering.prompt import is_refusal
-from rag.answering.types import Answer
-from rag.article import Article
-from rag.chunking import Chunk
-from rag.retrieval import Hit
 
 
 @pytest.mark.parametrize(
@@ -35,18 +29,6 @@ def test_an_identifier_counts_as_mentioned_with_or_without_its_dash() -> None:
     assert unknown_identifiers("هل هو 910B ام 910C؟", ["استخدمت رقائق 910B."]) == ["910C"]
 
 
-def hit(text: str) -> Hit:
-    article = Article(id="a", title="ديب سيك", text=text)
-    return Hit(chunk=Chunk("a#0", "a", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.8)
-
-
-def answer(question: str, text: str) -> Answer:
-    request = AnswerRequest(question=question, hits=[hit(text)], standalone_question=question)
-    *_, final = answer_stream(request, lambda: None, cancel=threading.Event())
-    assert isinstance(final, Answer)
-    return final
-
-
 TEXT = (
     'وقد أدرجت الولايات المتحدة سلسلة رقائق "Ascend" في القائمة السوداء. '
     'واستخدمت ديب سيك رقائق "Ascend" من هواوي في تدريب نموذج R2.'
@@ -54,11 +36,13 @@ TEXT = (
 
 
 def test_a_question_about_a_code_no_source_mentions_is_refused_naming_it() -> None:
-    refused = answer("ما الطراز المحدد من رقائق Ascend الذي استخدمته ديب سيك، هل هو 910B ام 910C؟", TEXT)
+    refused = final_answer(
+        "ما الطراز المحدد من رقائق Ascend الذي استخدمته ديب سيك، هل هو 910B ام 910C؟", TEXT
+    )
     assert refused.refused and refused.generator == "identifier" and refused.citations == []
     assert "910B" in refused.text and "910C" in refused.text and is_refusal(refused.text)
 
 
 def test_a_question_about_a_code_the_sources_mention_is_answered() -> None:
-    found = answer("ما الرقائق التي استخدمتها ديب سيك في تدريب نموذج R2؟", TEXT)
+    found = final_answer("ما الرقائق التي استخدمتها ديب سيك في تدريب نموذج R2؟", TEXT)
     assert not found.refused and "R2" in found.text and found.citations
