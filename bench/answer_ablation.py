@@ -15,8 +15,6 @@ it, for the run only:
   question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
 - ``answerability``: a chosen sentence far from the question compared with its passage is refused as a
   near miss (``rag.answering.answerability``);
-- ``reader choice``: the GGUF reader picks the answer sentence among the best four by number, under a
-  grammar (``rag.answering.chooser``; off: the scores' first);
 - ``identifiers``: a question naming a code no source mentions («910C») is refused
   (``rag.answering.identifiers``);
 - ``calendar dates``: «ما تاريخ/في أي عام …؟» needs a date in the calendar, not a relative time;
@@ -82,7 +80,6 @@ def _patches(name: str) -> list[Any]:
         ],
         "support check": [mock.patch.object(answerer, "MIN_LEXICAL_SUPPORT", float("-inf"))],
         "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
-        "reader choice": [mock.patch.object(answerer, "choose_sentence", lambda *args, **kwargs: 0)],
         "identifiers": [mock.patch.object(answerer, "unknown_identifiers", lambda question, texts: [])],
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
@@ -93,7 +90,6 @@ def _patches(name: str) -> list[Any]:
 
 VARIANTS = (
     "full",
-    "reader choice",
     "sentence similarity",
     "answerability",
     "identifiers",

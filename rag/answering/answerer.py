@@ -26,7 +26,6 @@ from typing import Any
 
 from rag.answering.answer_type import asks_reason, can_answer, expected_kind
 from rag.answering.answerability import AnswerabilityRule
-from rag.answering.chooser import MAX_CHOICES, choose_sentence
 from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import select_evidence
@@ -97,16 +96,6 @@ def speaks_past(request: AnswerRequest, chosen: Evidence, lexical: float, langua
 def answer_sentence(evidence: Evidence) -> str:
     """The answer text: the evidence sentence as written, then its source marker."""
     return f"{evidence.text.rstrip()} [{evidence.n}]"
-
-
-def quote(chosen: Evidence, hits: Sequence[Hit]) -> tuple[Evidence | None, list[Evidence], str]:
-    """The sentence before ``chosen`` when it must be cited with it, what is quoted, and the answer text.
-
-    A sentence that points back and opens its chunk is cited with the sentence before it, from the hit that
-    holds it (joined within one chunk already by with_antecedent)."""
-    before = antecedent_elsewhere(chosen, hits)
-    quoted = [before, chosen] if before is not None else [chosen]
-    return before, quoted, " ".join(answer_sentence(e) for e in quoted)
 
 
 def answer_stream(
@@ -200,21 +189,13 @@ def answer_stream(
         # «كم …؟» answered by a sentence with some other number: say what is missing, as the type check does.
         yield from refuse(missing_text(kind, language) if kind else refusal_text(language), "answerability")
         return
-    before, quoted, text = quote(chosen, hits)
+    # A sentence that points back and opens its chunk is cited with the sentence before it, from the hit
+    # that holds it (joined within one chunk already by with_antecedent).
+    before = antecedent_elsewhere(chosen, hits)
+    quoted = [before, chosen] if before is not None else [chosen]
+    text = " ".join(answer_sentence(e) for e in quoted)
     yield SourcesEvent(hits=hits, draft=text)
     reader = load_reader()
-    if language == "ar" and lexical is not None:
-        # The reader picks among the best few (a retry takes the next one after its pick); its pick replaces
-        # the draft only if it passes the near-miss check the draft passed.
-        ranked = answering[:MAX_CHOICES]
-        pick = ranked[choose_sentence(question, [e.text for e in ranked], reader, cancel=cancel)]
-        if cancel is not None and cancel.is_set():
-            return
-        order = [pick, *(e for e in answering if e is not pick)]
-        candidate = order[request.attempt % len(order)]
-        if candidate is not chosen and not speaks_past(request, candidate, lexical(candidate.text), language):
-            chosen = candidate
-            before, quoted, text = quote(chosen, hits)
     shown = " ".join(e.text for e in quoted)  # what the answer text shows: the short answer is copied from it
     rendered = False
     if language == "en" and getattr(reader, "name", "extractive") != "extractive":
