@@ -39,7 +39,7 @@ PINS=(
   certifi==2026.10.19.post1
   charset-normalizer==3.5.3
   idna==3.20
-  httpx==0.28.1
+  httpx==0.29.0
   httpcore==1.0.9
   h11==0.16.0
   httpx2==2.16.2
