@@ -29,10 +29,8 @@ _ASKS_CALENDAR = re.compile(
     r"(?:^|\s)[وف]?(?:ما (?:هو |هي )?(?:ال)?تاريخ|(?:ال)?تاريخ (?:ال)?دقيق|في اي (?:عام|سنه|شهر|يوم|تاريخ)"
     r"|اي (?:عام|سنه)|what date|what year|which year|exact date)(?=\s|$)"
 )
-_ASKS_DATE = re.compile(
-    r"(?:^|\s)(?:[وف]?متي|في اي (?:عام|سنه|شهر|يوم|تاريخ|قرن)|ما (?:هو )?(?:ال)?تاريخ"
-    r"|when|what year|what date|in which year)(?=\s|$)"
-)
+# The other when-questions (checked after _ASKS_CALENDAR, which takes «في أي عام» and «ما تاريخ»).
+_ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?متي|في اي قرن|when)(?=\s|$)")
 
 _DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
 # A number standing on its own: not part of a product name such as H20, R2 or 910B.
