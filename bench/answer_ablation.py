@@ -13,6 +13,8 @@ it, for the run only:
   time for «كم»/«متى»);
 - ``sentence similarity``: evidence sentences are also scored by their EmbeddingGemma similarity to the
   question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
+- ``sentence titles`` (switched *on*, not the default): sentences embedded with their article's title in
+  EmbeddingGemma's title slot, at the weight tuned for that, with the answerability rule refitted for it;
 - ``answerability``: a chosen sentence far from the question compared with its passage is refused as a
   near miss (``rag.answering.answerability``);
 - ``identifiers``: a question naming a code no source mentions («910C») is refused
@@ -46,7 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SETS, percentiles, write_results
 from evidence_selection import open_set
 
+import rag.answering.answerability as answerability
 import rag.answering.answerer as answerer
+import rag.answering.evidence as evidence
 import rag.answering.short as short
 from rag.eval.gold import load_gold, sample_items
 from rag.metrics import contains_answer, exact_match, rate, token_f1
@@ -68,6 +72,13 @@ def _without_calendar(expected_kind: Any) -> Any:
     return kind
 
 
+# Switched on, not off (not a default): "+ sentence titles".
+TURNED_ON = {"sentence titles"}
+# The answerability rule `scripts/answerability_study.py` fits on the sentences titled selection chooses
+# (with TITLED_FUSION as the pipeline's fusion).
+TITLED_ANSWERABILITY = answerability.AnswerabilityRule(9.26, 1.32, -1.17, -4.18, -1.42)
+
+
 def _patches(name: str) -> list[Any]:
     off: dict[str, list[Any]] = {
         "answer type": [
@@ -84,6 +95,10 @@ def _patches(name: str) -> list[Any]:
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
         ],
+        "sentence titles": [
+            mock.patch.object(evidence, "EMBEDDER_FUSION", evidence.TITLED_FUSION),
+            mock.patch.object(answerability, "DEFAULT_ANSWERABILITY", TITLED_ANSWERABILITY),
+        ],
     }
     return off.get(name, [])
 
@@ -91,6 +106,7 @@ def _patches(name: str) -> list[Any]:
 VARIANTS = (
     "full",
     "sentence similarity",
+    "sentence titles",
     "answerability",
     "identifiers",
     "calendar dates",
@@ -141,7 +157,7 @@ def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, A
 
     refusal = rate(r["refused"] for r in unanswerable)
     return {
-        "variant": "full" if variant == "full" else f"− {variant}",
+        "variant": "full" if variant == "full" else f"{'+' if variant in TURNED_ON else '−'} {variant}",
         "answerable": len(answerable),
         "correct": mean("correct"),
         "F1 short": mean("f1"),

@@ -49,6 +49,7 @@ from rag.answering.evidence import (
     EMBEDDER_FUSION,
     LEXICAL_ONLY,
     SIGNALS,
+    TITLED_FUSION,
     Fusion,
     Query,
     candidates,
@@ -94,6 +95,7 @@ VARIANTS = (
     Variant("chunk similarity", Fusion((("chunk", 1.0),))),
     Variant("dense e5", Fusion(((DENSE, 1.0),), dense_top=None), "e5"),
     Variant("dense gemma", Fusion(((DENSE, 1.0),), dense_top=None), "gemma"),
+    Variant("dense gemma, titled", Fusion(((DENSE, 1.0),), dense_top=None, dense_titles=True), "gemma"),
     # fused
     Variant("lexical + rank", Fusion((("lexical", 1.0), ("rank", 0.1)))),
     Variant("lexical + e5", Fusion((("lexical", 1.0), (DENSE, 4.0)), dense_top=None), "e5"),
@@ -111,6 +113,7 @@ VARIANTS = (
         "e5",
     ),
     Variant("lexical + gemma + chunk + rank", EMBEDDER_FUSION, "gemma", timed=True, cold=True),
+    Variant("lexical + gemma titled + chunk + rank", TITLED_FUSION, "gemma", timed=True, cold=True),
 )
 
 
@@ -246,7 +249,7 @@ class Scored:
     answers: tuple[str, ...]
 
 
-def raw_signals(cases: Sequence[Case], encoder: SentenceEncoder) -> list[Scored]:
+def raw_signals(cases: Sequence[Case], encoder: SentenceEncoder, titles: bool = False) -> list[Scored]:
     scored = []
     for case in cases:
         query = Query(case.item.question, case.search_question, case.hits, candidates(case.hits))
@@ -255,7 +258,8 @@ def raw_signals(cases: Sequence[Case], encoder: SentenceEncoder) -> list[Scored]
             continue
         values = {name: value for name, signal in SIGNALS.items() if (value := signal(query)) is not None}
         vector = encoder.encode_query(case.search_question or case.item.question)
-        values[DENSE] = encoder.encode_sentences([e.text for e in query.found]) @ vector
+        titled = [e.hit.article.title for e in query.found] if titles else None
+        values[DENSE] = encoder.encode_sentences([e.text for e in query.found], titled) @ vector
         scored.append(Scored(query.found, values, case.item.answers))
     return scored
 
@@ -266,7 +270,7 @@ def objective(coverage: Sequence[float]) -> float:
 
 
 def tune(dev: dict[str, list[Scored]], encoder: str) -> list[dict[str, Any]]:
-    grid = itertools.product((0, 1, 2, 4, 6, 8), (0, 1, 2, 3, 4, 6), (0, 0.05, 0.1, 0.2))
+    grid = itertools.product((0, 1, 2, 4, 6, 8, 10, 12), (0, 1, 2, 3, 4, 6), (0, 0.05, 0.1, 0.2))
     rows = []
     for dense, chunk, rank in grid:
         fusion = Fusion((("lexical", 1.0), (DENSE, dense), ("chunk", chunk), ("rank", rank)))
@@ -343,9 +347,14 @@ def main() -> None:
             rows.append({"set": name, "variant": variant.name + default, **done[variant]})
         if args.tune and name in DEV_SETS:
             # The "dense ..." variants cached every candidate's vector: the grid costs no model time.
-            for kind in ("e5", "gemma"):
-                if kind in encoders.shared:
-                    tuning_input.setdefault(kind, {})[name] = raw_signals(cases, encoders.shared[kind])
+            for kind, encoder, titles in (
+                ("e5", "e5", False),
+                ("gemma", "gemma", False),
+                ("gemma-titled", "gemma", True),
+            ):
+                if encoder in encoders.shared:
+                    scored = raw_signals(cases, encoders.shared[encoder], titles)
+                    tuning_input.setdefault(kind, {})[name] = scored
 
     for kind, dev in tuning_input.items():
         best = tune(dev, kind)

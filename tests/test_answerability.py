@@ -38,7 +38,7 @@ class FixedCosine:
     def query(self, text: str) -> np.ndarray:
         return np.array([1.0, 0.0], dtype=np.float32)
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         rows = []
         for text in texts:
             cosine = self.cosines.get(text, 0.0)

@@ -305,7 +305,7 @@ class RainBackend:
     def query(self, text: str) -> np.ndarray:
         return self._vector(text)
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         return np.stack([self._vector(text) for text in texts])
 
 

