@@ -180,17 +180,13 @@ class CachedSentenceEncoder:
                 self._sentences.move_to_end(key)
                 found[key] = vector
 
-    def warm(self, sentences: Iterable[str], batch: int = 64, titles: Iterable[str] | None = None) -> int:
-        """Embed ``sentences`` (with their articles' ``titles``, as evidence selection asks for them) ahead
-        of questions, e.g. every sentence of a small corpus at start-up in a background thread; returns how
-        many were new."""
-        sentences = list(sentences)
-        named = list(titles) if titles is not None else [""] * len(sentences)
-        pending = list(dict.fromkeys(zip(named, sentences, strict=True)))
+    def warm(self, sentences: Iterable[str], batch: int = 64) -> int:
+        """Embed ``sentences`` ahead of questions (e.g. every sentence of a small corpus at start-up, in a
+        background thread); returns how many were new."""
+        pending = list(dict.fromkeys(sentences))
         before = self.embedded
         for i in range(0, len(pending), batch):
-            part = pending[i : i + batch]
-            self.encode_sentences([text for _, text in part], [title for title, _ in part])
+            self.encode_sentences(pending[i : i + batch])
         return self.embedded - before
 
     @staticmethod
