@@ -1,8 +1,8 @@
 """English answers over Arabic articles: the chosen sentence rendered in English when the result passes.
 
 The chosen Arabic sentence is rendered in English by the reader, kept only if it passes the checks a
-translation can be held to (English text, same numbers, sane length); otherwise the Arabic sentence stays,
-which is never worse than what the user already saw."""
+translation can be held to (English text, same numbers, the same names, sane length); otherwise the Arabic
+sentence stays, which is never worse than what the user already saw."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from rag.answering.names import names_accounted_for
 from rag.answering.prompt import Prompt
 from rag.answering.sentences import detect_language, split_sentences
 from rag.normalize import normalize_arabic
@@ -40,7 +41,8 @@ def english_prompt(sentence: str) -> Prompt:
 
 def faithful(arabic: str, english: str) -> bool:
     """Whether ``english`` may stand for ``arabic``: mostly Latin text of a plausible length, one sentence,
-    and exactly the numbers the Arabic sentence has (a translation that changes a number is wrong)."""
+    exactly the numbers the Arabic sentence has (a translation that changes a number is wrong) and no name
+    it lacks (see :mod:`rag.answering.names`: "Apple" for «علي بابا» is wrong too)."""
     english = english.strip()
     if not english or detect_language(english) != "en" or _MARKER.search(english):
         return False
@@ -49,7 +51,9 @@ def faithful(arabic: str, english: str) -> bool:
     if len(split_sentences(english)) > len(split_sentences(arabic)):
         return False  # a sentence the source does not have is commentary, not translation
     numbers = sorted(_NUMBER.findall(normalize_arabic(arabic)))
-    return sorted(_NUMBER.findall(english.replace(",", ""))) == sorted(n.replace(",", "") for n in numbers)
+    if sorted(_NUMBER.findall(english.replace(",", ""))) != sorted(n.replace(",", "") for n in numbers):
+        return False
+    return names_accounted_for(arabic, english)
 
 
 def render_english(sentence: str, reader: Any, *, cancel: threading.Event | None = None) -> Iterator[str]:
