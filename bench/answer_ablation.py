@@ -19,7 +19,11 @@ it, for the run only:
   near miss (``rag.answering.answerability``);
 - ``identifiers``: a question naming a code no source mentions («910C») is refused
   (``rag.answering.identifiers``);
+- ``name check``: an English rendering must name only what its Arabic sentence names
+  (``rag.answering.names``; off: the numbers, length and one-sentence checks only);
 - ``calendar dates``: «ما تاريخ/في أي عام …؟» needs a date in the calendar, not a relative time;
+- ``free first``: the reader writes the short answer freely first, mapped to the closest span of the
+  sentence, and the grammar decides only when that maps to nothing new (off: the grammar always decides);
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
   writes counts only if it is a verbatim span of the sentence).
 
@@ -50,6 +54,7 @@ from evidence_selection import open_set
 
 import rag.answering.answerability as answerability
 import rag.answering.answerer as answerer
+import rag.answering.english as english
 import rag.answering.evidence as evidence
 import rag.answering.short as short
 from rag.eval.gold import load_gold, sample_items
@@ -91,7 +96,9 @@ def _patches(name: str) -> list[Any]:
         ],
         "support check": [mock.patch.object(answerer, "MIN_LEXICAL_SUPPORT", float("-inf"))],
         "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
+        "free first": [mock.patch.object(short, "closest_span", lambda sentence, written, max_words: None)],
         "identifiers": [mock.patch.object(answerer, "unknown_identifiers", lambda question, texts: [])],
+        "name check": [mock.patch.object(english, "names_accounted_for", lambda arabic, rendering: True)],
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
         ],
@@ -109,11 +116,13 @@ VARIANTS = (
     "sentence titles",
     "answerability",
     "identifiers",
+    "name check",
     "calendar dates",
     "answer type",
     "antecedent",
     "support check",
     "wanted words",
+    "free first",
     "grammar",
 )
 

@@ -21,7 +21,7 @@ from rag.answering.names import latin_words
 from rag.answering.prompt import REFUSAL_AR, Prompt
 from rag.answering.sentence_vectors import CachedSentenceEncoder
 from rag.answering.short import rule_span, short_span, wanted_words
-from rag.answering.spans import locate_span, span_grammar, words_of
+from rag.answering.spans import closest_span, locate_span, span_grammar, words_of
 from rag.answering.types import Answer, SourcesEvent, TokenEvent
 from rag.article import Article
 from rag.chunking import Chunk
@@ -134,6 +134,24 @@ def test_locate_span_maps_written_text_to_offsets(written: str, expected: str) -
     assert span is not None and SENTENCE[span[0] : span[1]] == expected
 
 
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("الخميس", "الخميس"),
+        ("ثلاث مصادر", "ثلاثة مصادر"),  # a letter off: the closest span, copied from the sentence
+        ("أجلت ديب سيك الإطلاق", '"ديب سيك" أجلت إطلاق'),  # reordered words: the span holding them
+    ],
+)
+def test_closest_span_copies_the_sentence_span_nearest_to_free_text(written: str, expected: str) -> None:
+    span = closest_span(SENTENCE, written)
+    assert span is not None and SENTENCE[span[0] : span[1]] == expected
+
+
+@pytest.mark.parametrize("written", ["", "جهات مطلعة في بكين", "الشركة الصينية أعلنت اليوم نبأ كبيرًا"])
+def test_closest_span_is_none_for_what_the_sentence_does_not_say(written: str) -> None:
+    assert closest_span(SENTENCE, written) is None
+
+
 @pytest.mark.parametrize("written", ["", "الصحي", "يوم الجمعة", "ثلاثة  مصادر كثيرة"])
 def test_locate_span_refuses_anything_but_a_verbatim_word_span(written: str) -> None:
     assert locate_span(SENTENCE, written) is None
@@ -156,20 +174,35 @@ class ScriptedReader:
 
     name = "scripted"
 
-    def __init__(self, text: str, *, constrained: bool) -> None:
-        self.text, self.constrained = text, constrained
+    def __init__(self, text: str, *, constrained: bool, then: str | None = None) -> None:
+        # ``then``: what it writes from its second call on (under the grammar, after a free first try).
+        self.text, self.then, self.constrained = text, then, constrained
         self.calls: list[dict[str, Any]] = []
 
     def stream(self, prompt: Prompt, *, max_new_tokens: int, **options: Any) -> Iterator[str]:
         self.calls.append({"prompt": prompt, **options})
-        yield self.text
+        yield self.text if len(self.calls) == 1 or self.then is None else self.then
 
 
-def test_a_constrained_reader_gets_the_span_grammar() -> None:
-    reader = ScriptedReader("ثلاثة مصادر", constrained=True)
+def test_a_constrained_reader_writes_freely_first_and_its_words_are_mapped_to_a_span() -> None:
+    reader = ScriptedReader("ثلاث مصادر", constrained=True)  # close to «ثلاثة مصادر», not verbatim
     span = short_span("كم مصدرًا؟", SENTENCE, reader)
     assert span is not None and SENTENCE[span[0] : span[1]] == "ثلاثة مصادر"
-    assert "grammar" in reader.calls[0] and '"مصادر"' in reader.calls[0]["grammar"]
+    assert len(reader.calls) == 1 and "grammar" not in reader.calls[0]
+
+
+@pytest.mark.parametrize(
+    "free",
+    [
+        "جهات مطلعة في بكين",  # nothing the sentence says
+        "نقلًا عن",  # in the sentence, but not the number «كم» asks for
+    ],
+)
+def test_the_span_grammar_decides_when_the_free_answer_maps_to_nothing_new(free: str) -> None:
+    reader = ScriptedReader(free, constrained=True, then="ثلاثة مصادر")
+    span = short_span("كم مصدرًا؟", SENTENCE, reader)
+    assert span is not None and SENTENCE[span[0] : span[1]] == "ثلاثة مصادر"
+    assert len(reader.calls) == 2 and '"مصادر"' in reader.calls[1]["grammar"]
 
 
 def test_free_text_that_is_not_a_verbatim_span_is_never_the_short_answer() -> None:

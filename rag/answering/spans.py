@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from rag.normalize import tokenize
 
 _WORD = re.compile(r"\S+")
 # Punctuation a span should not end with (Arabic comma/semicolon/question mark included) and quotes.
@@ -102,3 +105,26 @@ def locate_span(sentence: str, produced: str) -> tuple[int, int] | None:
             if any(end in (w.core_end, w.end) for w in words_of(sentence)):
                 return word.start, end
     return None
+
+
+def closest_span(sentence: str, written: str, max_words: int = 10) -> tuple[int, int] | None:
+    """Offsets of the span of at most ``max_words`` words of ``sentence`` whose words are closest (token
+    F1 over normalized, lightly stemmed tokens) to what a reader wrote freely; None when none reaches F1
+    0.5 (the reader wrote something the sentence does not say)."""
+    wanted = Counter(tokenize(written))
+    if not wanted:
+        return None
+    words = words_of(sentence)
+    tokens = [tokenize(sentence[w.start : w.core_end]) for w in words]
+    best, best_f1 = None, 0.5
+    for i in range(len(words)):
+        found: Counter[str] = Counter()
+        for j in range(i, min(len(words), i + max_words)):
+            found.update(tokens[j])
+            common = sum((found & wanted).values())
+            if not common:
+                continue
+            f1 = 2 * common / (sum(found.values()) + sum(wanted.values()))
+            if f1 > best_f1:
+                best, best_f1 = (words[i].start, words[j].core_end), f1
+    return best
