@@ -20,7 +20,7 @@ from rag.answering.english import faithful
 from rag.answering.names import latin_words
 from rag.answering.prompt import REFUSAL_AR, Prompt
 from rag.answering.sentence_vectors import CachedSentenceEncoder
-from rag.answering.short import rule_span, short_span, wanted_words
+from rag.answering.short import rule_span, says_something_new, short_span, wanted_words
 from rag.answering.spans import closest_span, locate_span, span_grammar, words_of
 from rag.answering.types import Answer, SourcesEvent, TokenEvent
 from rag.article import Article
@@ -233,6 +233,23 @@ def test_the_real_gguf_reader_can_only_copy_under_the_grammar() -> None:
             )
         )
         assert locate_span(SENTENCE, written) is not None, written  # whatever the 0.5B model picks
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not SMALL_GGUF.is_file(), reason="run `rag models fetch qwen2.5-coder-0.5b-instruct-q4_k_m`"
+)
+def test_the_real_gguf_short_answer_free_first_is_still_a_span_saying_something_new() -> None:
+    pytest.importorskip("xllamacpp")
+    from rag.answering.readers.gguf import GGUFGenerator
+
+    reader = GGUFGenerator(str(SMALL_GGUF), threads=2, n_ctx=2048)
+    for question in ("في أي يوم نشرت الصحيفة الخبر؟", "كم مصدرًا نقلت عنه الصحيفة؟", "ماذا أجلت ديب سيك؟"):
+        span = short_span(question, SENTENCE, reader)
+        assert span is not None, question
+        # Free text mapped, or the grammar's copy: either way words of the sentence, one the question lacks.
+        wanted = wanted_words(question, SENTENCE)
+        assert says_something_new(SENTENCE, span, wanted), SENTENCE[span[0] : span[1]]
 
 
 # -- the answer stream -------------------------------------------------------------------------------------
