@@ -211,15 +211,20 @@ def test_free_text_that_is_not_a_verbatim_span_is_never_the_short_answer() -> No
     assert "grammar" not in reader.calls[0]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not SMALL_GGUF.is_file(), reason="run `rag models fetch qwen2.5-coder-0.5b-instruct-q4_k_m`"
-)
-def test_the_real_gguf_reader_can_only_copy_under_the_grammar() -> None:
+@pytest.fixture(scope="module")
+def small_gguf() -> Any:
+    """The real llama.cpp reader (the default runtime) on the 0.5B test model, loaded once."""
+    if not SMALL_GGUF.is_file():
+        pytest.skip("run `rag models fetch qwen2.5-coder-0.5b-instruct-q4_k_m`")
     pytest.importorskip("xllamacpp")
     from rag.answering.readers.gguf import GGUFGenerator
 
-    reader = GGUFGenerator(str(SMALL_GGUF), threads=2, n_ctx=2048)
+    return GGUFGenerator(str(SMALL_GGUF), threads=2, n_ctx=2048)
+
+
+@pytest.mark.slow
+def test_the_real_gguf_reader_can_only_copy_under_the_grammar(small_gguf: Any) -> None:
+    reader = small_gguf
     for question in (
         "في أي يوم نشرت الصحيفة الخبر؟",
         "إلى متى أجلت ديب سيك R2؟",
@@ -236,14 +241,8 @@ def test_the_real_gguf_reader_can_only_copy_under_the_grammar() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not SMALL_GGUF.is_file(), reason="run `rag models fetch qwen2.5-coder-0.5b-instruct-q4_k_m`"
-)
-def test_the_real_gguf_short_answer_free_first_is_still_a_span_saying_something_new() -> None:
-    pytest.importorskip("xllamacpp")
-    from rag.answering.readers.gguf import GGUFGenerator
-
-    reader = GGUFGenerator(str(SMALL_GGUF), threads=2, n_ctx=2048)
+def test_the_real_gguf_short_answer_free_first_is_still_a_span_saying_something_new(small_gguf: Any) -> None:
+    reader = small_gguf
     for question in ("في أي يوم نشرت الصحيفة الخبر؟", "كم مصدرًا نقلت عنه الصحيفة؟", "ماذا أجلت ديب سيك؟"):
         span = short_span(question, SENTENCE, reader)
         assert span is not None, question
