@@ -74,17 +74,6 @@ def _load_reader(name: str, threads: int) -> Any:
     return spec.load(ReaderSetup(path, "cpu", "cpu", threads, "float32"))
 
 
-class _Unconstrained:
-    """The reader without grammars: it writes freely."""
-
-    def __init__(self, reader: Any) -> None:
-        self._reader, self.name, self.constrained = reader, reader.name, False
-
-    def stream(self, prompt: Any, **kwargs: Any) -> Any:
-        kwargs.pop("grammar", None)
-        return self._reader.stream(prompt, **kwargs)
-
-
 MORE_EXAMPLES = (
     (
         "الجملة: وفي عام 1998 أسس لاري بيج وسيرغي برين شركة غوغل في مرآب بمدينة مينلو بارك.\n"
@@ -121,35 +110,37 @@ def _question_first(question: str, sentence: str) -> Any:
     return prompt
 
 
-Variant = Callable[[], list[Any]]  # the patches that make the variant, applied for its run only
+# The patches that make the variant (given the reader), applied for its run only.
+Variant = Callable[[Any], list[Any]]
 
 VARIANTS: dict[str, Variant] = {
-    "shipped": list,
-    "grammar only": lambda: [mock.patch.object(short, "closest_span", lambda sentence, written, words: None)],
-    "free, closest span": lambda: [
+    "shipped": lambda reader: [],
+    "grammar only": lambda reader: [
+        mock.patch.object(short, "closest_span", lambda sentence, written, words: None)
+    ],
+    "free, closest span": lambda reader: [
+        mock.patch.object(reader, "constrained", False),  # the reader writes freely, never under the grammar
         mock.patch.object(
             short, "locate_span", lambda sentence, text: closest_span(sentence, text, short.MAX_SHORT_WORDS)
-        )
+        ),
     ],
-    "more examples": lambda: [
+    "more examples": lambda reader: [
         mock.patch.object(short, "SHORT_EXAMPLES", MORE_EXAMPLES + short.SHORT_EXAMPLES)
     ],
-    "english instructions": lambda: [mock.patch.object(short, "SHORT_SYSTEM", ENGLISH_INSTRUCTIONS)],
-    "question first": lambda: [mock.patch.object(short, "short_prompt", _question_first)],
+    "english instructions": lambda reader: [mock.patch.object(short, "SHORT_SYSTEM", ENGLISH_INSTRUCTIONS)],
+    "question first": lambda reader: [mock.patch.object(short, "short_prompt", _question_first)],
 }
-FREE = {"free, closest span"}
 
 
 def run(items: list[dict[str, Any]], reader: Any, variant: str) -> dict[str, Any]:
     ems, f1s, inside, seconds, empty = [], [], [], [], 0
-    patches = VARIANTS[variant]()
-    answering = _Unconstrained(reader) if variant in FREE else reader
+    patches = VARIANTS[variant](reader)
     for patch in patches:
         patch.start()
     try:
         for item in items:
             started = time.perf_counter()
-            span = short.short_span(item["question"], item["sentence"], answering)
+            span = short.short_span(item["question"], item["sentence"], reader)
             seconds.append(time.perf_counter() - started)
             written = item["sentence"][span[0] : span[1]] if span else ""
             empty += not written

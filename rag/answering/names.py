@@ -216,14 +216,15 @@ def english_names(english: str) -> list[str]:
 
 def names_accounted_for(arabic: str, english: str) -> bool:
     """Whether ``english`` keeps the Latin words of ``arabic`` and names nothing ``arabic`` does not."""
-    written = {w.lower() for w in latin_words(english)}
+    english_words = latin_words(english)
+    written = {w.lower() for w in english_words}
     kept = [w.lower() for w in latin_words(arabic)]
     if any(word not in written for word in kept):
         return False
     normalized = normalize_arabic(arabic)
     arabic_sounds = _sounds([_skeleton_arabic(w) for w in _ARABIC_WORD.findall(normalized)])
     # A transliterated name is capitalised, wherever it stands: only such words can render a quoted name.
-    capitalised = [w for w in latin_words(english) if w[0].isupper() and w.lower() not in NOT_NAMES]
+    capitalised = [w for w in english_words if w[0].isupper() and w.lower() not in NOT_NAMES]
     english_sounds = _sounds([_skeleton_latin(w) for w in capitalised])
     for quoted in quoted_names(normalized):
         joined = _skeleton_arabic("".join(quoted))

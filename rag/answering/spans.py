@@ -111,8 +111,8 @@ def closest_span(sentence: str, written: str, max_words: int = 10) -> tuple[int,
     """Offsets of the span of at most ``max_words`` words of ``sentence`` whose words are closest (token
     F1 over normalized, lightly stemmed tokens) to what a reader wrote freely; None when none reaches F1
     0.5 (the reader wrote something the sentence does not say)."""
-    wanted = Counter(tokenize(written))
-    if not wanted:
+    target = Counter(tokenize(written))
+    if not target:
         return None
     words = words_of(sentence)
     tokens = [tokenize(sentence[w.start : w.core_end]) for w in words]
@@ -121,10 +121,10 @@ def closest_span(sentence: str, written: str, max_words: int = 10) -> tuple[int,
         found: Counter[str] = Counter()
         for j in range(i, min(len(words), i + max_words)):
             found.update(tokens[j])
-            common = sum((found & wanted).values())
+            common = sum((found & target).values())
             if not common:
                 continue
-            f1 = 2 * common / (sum(found.values()) + sum(wanted.values()))
+            f1 = 2 * common / (sum(found.values()) + sum(target.values()))
             if f1 > best_f1:
                 best, best_f1 = (words[i].start, words[j].core_end), f1
     return best
