@@ -15,6 +15,9 @@ it, for the run only:
   question (``evidence_encoder = "embedder"``; off: lexical + chunk + rank only);
 - ``sentence titles`` (switched *on*, not the default): sentences embedded with their article's title in
   EmbeddingGemma's title slot, at the weight tuned for that, with the answerability rule refitted for it;
+- ``titled choice``: once the question is judged answerable, the answer sentence is chosen with the
+  sentences embedded under their article's title (``evidence.choice_fusion_for``; off: the sentence the
+  near-miss verdict judged, chosen without titles, is the answer);
 - ``answerability``: a chosen sentence far from the question compared with its passage is refused as a
   near miss (``rag.answering.answerability``);
 - ``identifiers``: a question naming a code no source mentions («910C») is refused
@@ -102,6 +105,7 @@ def _patches(name: str) -> list[Any]:
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
         ],
+        "titled choice": [mock.patch.object(answerer, "choice_fusion_for", evidence.fusion_for)],
         "sentence titles": [
             mock.patch.object(evidence, "EMBEDDER_FUSION", evidence.TITLED_FUSION),
             mock.patch.object(answerability, "DEFAULT_ANSWERABILITY", TITLED_ANSWERABILITY),
@@ -113,6 +117,7 @@ def _patches(name: str) -> list[Any]:
 VARIANTS = (
     "full",
     "sentence similarity",
+    "titled choice",
     "sentence titles",
     "answerability",
     "identifiers",

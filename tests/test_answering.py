@@ -15,11 +15,12 @@ import pytest
 from conftest import REAL_MODELS_DIR
 
 from rag import RAG
+from rag.answering.answerability import AnswerabilityRule
 from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.english import faithful
 from rag.answering.names import latin_words
 from rag.answering.prompt import REFUSAL_AR, Prompt
-from rag.answering.sentence_vectors import CachedSentenceEncoder
+from rag.answering.sentence_vectors import EMBEDDER_PREFIX, CachedSentenceEncoder
 from rag.answering.short import rule_span, says_something_new, short_span, wanted_words
 from rag.answering.spans import closest_span, locate_span, span_grammar, words_of
 from rag.answering.types import Answer, SourcesEvent, TokenEvent
@@ -359,6 +360,71 @@ class RainBackend:
 
     def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         return np.stack([self._vector(text) for text in texts])
+
+
+FOUNDED = "من هو مؤسس شركة نور؟"
+LEAD = "أعلنت شركة نور نتائجها السنوية اليوم."
+FOUNDER = "وقال مؤسس الشركة سامي علي إن النمو سيستمر."
+
+
+class TitleSlotBackend:
+    """A sentence model with a title slot: alone, the lead sentence naming the company is closest to
+    «من هو مؤسس شركة نور؟»; read under the article's title «شركة نور», the founder sentence (which says
+    only «الشركة») is."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @staticmethod
+    def _vector(cosine: float) -> np.ndarray:
+        return np.array([cosine, np.sqrt(1.0 - cosine**2)], dtype=np.float32)
+
+    def query(self, text: str) -> np.ndarray:
+        return self._vector(1.0)
+
+    def passages(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        named = titles or [""] * len(texts)
+        cosines = [
+            (0.95 if "نور" in title else 0.3) if "مؤسس" in text else 0.8
+            for title, text in zip(named, texts, strict=True)
+        ]
+        return np.stack([self._vector(c) for c in cosines])
+
+
+def founder_answer(encoder_name: str, rule: AnswerabilityRule | None = None) -> Answer:
+    text = f"{LEAD} {FOUNDER}"
+    article = Article(id="a", title="شركة نور", text=text)
+    hit = Hit(chunk=Chunk("a#0", "a", 0, 0, len(text), text), article=article, score=1.0, dense_score=0.6)
+    request = AnswerRequest(
+        question=FOUNDED,
+        hits=[hit],
+        standalone_question=FOUNDED,
+        sentence_encoder=CachedSentenceEncoder(TitleSlotBackend(encoder_name)),
+        answerability=rule,
+        relevance=0.6,
+    )
+    *_, answer = answer_stream(request, lambda: None, cancel=threading.Event())
+    assert isinstance(answer, Answer)
+    return answer
+
+
+def test_the_pipeline_embedder_chooses_the_answer_among_sentences_read_under_their_title() -> None:
+    titled = founder_answer(f"{EMBEDDER_PREFIX}gemma-like")
+    assert not titled.refused and titled.citations[0].quote == FOUNDER
+    assert titled.evidence[0].text == FOUNDER  # the evidence shown is the one the answer was chosen from
+    # A model without a title slot (e5-small) chooses as before.
+    assert founder_answer("e5-like").citations[0].quote == LEAD
+
+
+def test_the_near_miss_verdict_judges_the_untitled_choice() -> None:
+    # The rule refuses a sentence whose own cosine is below .5: the founder sentence alone (.3) would be
+    # refused, but the verdict is the rule's on the choice it was fitted on, the lead sentence (.8).
+    rule = AnswerabilityRule(sentence_weight=10, lexical_weight=0, relevance_weight=0, bias=-5, threshold=0)
+    answered = founder_answer(f"{EMBEDDER_PREFIX}gemma-like", rule)
+    assert not answered.refused and answered.citations[0].quote == FOUNDER
+    strict = AnswerabilityRule(sentence_weight=10, lexical_weight=0, relevance_weight=0, bias=-9, threshold=0)
+    refused = founder_answer(f"{EMBEDDER_PREFIX}gemma-like", strict)
+    assert refused.refused and refused.generator == "answerability"
 
 
 def test_a_supported_sentence_below_the_evidence_cut_is_still_found() -> None:

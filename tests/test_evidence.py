@@ -25,6 +25,7 @@ from rag.answering.evidence import (
     TITLED_FUSION,
     Fusion,
     candidates,
+    choice_fusion_for,
     fusion_for,
     select_evidence,
 )
@@ -282,7 +283,8 @@ def test_titled_sentences_find_the_answer_that_names_its_subject_only_in_the_tit
     encoder = CachedSentenceEncoder(KeywordBackend({"mahfouz": ("محفوظ",)}))
     untitled = Fusion(TITLED_FUSION.weights, dense_titles=False)
     assert select_evidence(question, [other, answer], dense=encoder, fusion=untitled)[0].n == 1  # «ولد»
-    assert TITLED_FUSION.dense_titles and not EMBEDDER_FUSION.dense_titles  # measured, not the default
+    # Titles choose the answer sentence; the near-miss verdict's selection stays untitled.
+    assert TITLED_FUSION.dense_titles and not EMBEDDER_FUSION.dense_titles
     assert select_evidence(question, [other, answer], dense=encoder, fusion=TITLED_FUSION)[0].n == 2
 
 
@@ -388,6 +390,10 @@ def test_each_encoder_gets_the_fusion_tuned_for_it() -> None:
     gemma_like.name = f"{EMBEDDER_PREFIX}embeddinggemma-300m"
     assert fusion_for(gemma_like) is EMBEDDER_FUSION
     assert EMBEDDER_FUSION.uses_dense and EMBEDDER_FUSION.dense_top == 10
+    # The answer sentence itself is chosen under titles only where the encoder has a title slot.
+    assert choice_fusion_for(gemma_like) is TITLED_FUSION
+    assert choice_fusion_for(None) is DEFAULT_FUSION
+    assert choice_fusion_for(CachedSentenceEncoder(birth_backend())) is DENSE_FUSION
 
 
 def test_the_pipeline_scores_sentences_with_its_own_embedder(rag: RAG) -> None:

@@ -7,7 +7,8 @@ The stages, each measurable in ``rag eval``'s answer funnel:
 1. evidence — the best sentences of the retrieved hits (:func:`rag.answering.evidence.select_evidence`);
 2. choose — the best-scored sentence (``attempt`` > 0, a retry, takes the next one), so the answer text is
    a sentence of the article, cited, that no model can garble; refused when it only shares the question's
-   topic (a near miss, :mod:`rag.answering.answerability`);
+   topic (a near miss, :mod:`rag.answering.answerability`); once judged answerable, the answer sentence is
+   chosen again with sentences read under their article's title (:func:`choice_fusion_for`);
 3. copy — the short answer (a date, number, name, place or reason) copied from that sentence by the reader
    under a grammar that only admits verbatim spans (:mod:`rag.answering.short`);
 4. ground — the citation with the quote's offsets in the article; an answer without evidence is a refusal.
@@ -28,7 +29,7 @@ from rag.answering.answer_type import asks_reason, can_answer, expected_kind
 from rag.answering.answerability import AnswerabilityRule
 from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
-from rag.answering.evidence import select_evidence
+from rag.answering.evidence import Fusion, choice_fusion_for, fusion_for, select_evidence
 from rag.answering.identifiers import unknown_identifiers
 from rag.answering.prompt import missing_text, refusal_text, unknown_text
 from rag.answering.scoring import SentenceScorer
@@ -111,17 +112,22 @@ def answer_stream(
     started = started if started is not None else time.perf_counter()
     question, hits = request.question, list(request.hits)
     language = detect_language(question)
-    evidence = (
-        select_evidence(
+    encoder = request.sentence_encoder
+
+    def select(fusion: Fusion, max_sentences: int, budget_chars: int) -> list[Evidence]:
+        return select_evidence(
             question,
             hits,
             search_question=request.standalone_question,
-            max_sentences=request.max_sentences,
-            budget_chars=request.budget_chars,
-            dense=request.sentence_encoder,
+            max_sentences=max_sentences,
+            budget_chars=budget_chars,
+            dense=encoder,
+            fusion=fusion,
         )
-        if request.confident
-        else []
+
+    verdict_fusion, choice_fusion = fusion_for(encoder), choice_fusion_for(encoder)
+    evidence = (
+        select(verdict_fusion, request.max_sentences, request.budget_chars) if request.confident else []
     )
     # The evidence order comes partly from retrieval similarity, which ranks *some* sentence of the best hit
     # first even when it shares nothing with the question (a one-word heading): an answer sentence must share
@@ -140,24 +146,24 @@ def answer_stream(
             return False
         return lexical(sentence) >= MIN_LEXICAL_SUPPORT or detect_language(sentence) != language
 
-    supported = [with_antecedent(e) for e in evidence if supports(e.text)]
     # «كم …؟» needs a sentence with a number, «متى …؟» one with a time: on-topic evidence without one is a
     # near miss (the articles never give the price asked for), refused with what is missing.
     kind = expected_kind(question)
-    answering = [e for e in supported if can_answer(kind, e.text)]
-    if evidence and not answering and not unknown:
-        # The sentence with the number, or the one sharing the question's words, may rank below the first
-        # few (sentence similarity can fill them with unsupported ones): look through every sentence.
-        wider = select_evidence(
-            question,
-            hits,
-            search_question=request.standalone_question,
-            max_sentences=WIDER_SENTENCES,
-            budget_chars=sum(len(hit.text) for hit in hits),
-            dense=request.sentence_encoder,
-        )
-        supported = [with_antecedent(e) for e in wider if supports(e.text)]
+
+    def answering_in(found: list[Evidence], fusion: Fusion) -> tuple[list[Evidence], list[Evidence]]:
+        """The supported sentences of ``found`` and those of them that can answer (of the right kind)."""
+        supported = [with_antecedent(e) for e in found if supports(e.text)]
         answering = [e for e in supported if can_answer(kind, e.text)]
+        if found and not answering and not unknown:
+            # The sentence with the number, or the one sharing the question's words, may rank below the
+            # first few (sentence similarity can fill them with unsupported ones): look through every
+            # sentence.
+            wider = select(fusion, WIDER_SENTENCES, sum(len(hit.text) for hit in hits))
+            supported = [with_antecedent(e) for e in wider if supports(e.text)]
+            answering = [e for e in supported if can_answer(kind, e.text)]
+        return supported, answering
+
+    supported, answering = answering_in(evidence, verdict_fusion)
     timings = dict(request.timings)
     timings["evidence_s"] = time.perf_counter() - started
     common: dict[str, Any] = {
@@ -189,6 +195,14 @@ def answer_stream(
         # «كم …؟» answered by a sentence with some other number: say what is missing, as the type check does.
         yield from refuse(missing_text(kind, language) if kind else refusal_text(language), "answerability")
         return
+    if choice_fusion != verdict_fusion:
+        # Judged answerable: now the sentence that answers, chosen by the fusion that finds more of them.
+        titled = select(choice_fusion, request.max_sentences, request.budget_chars)
+        _, choices = answering_in(titled, choice_fusion)
+        if choices:
+            common["evidence"] = titled
+            chosen = choices[request.attempt % len(choices)]
+        timings["evidence_s"] = time.perf_counter() - started
     # A sentence that points back and opens its chunk is cited with the sentence before it, from the hit
     # that holds it (joined within one chunk already by with_antecedent).
     before = antecedent_elsewhere(chosen, hits)

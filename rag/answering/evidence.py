@@ -198,9 +198,10 @@ EMBEDDER_FUSION = Fusion((("lexical", 1.0), (DENSE, 2.0), ("chunk", 4.0), ("rank
 # The same encoder with each sentence embedded under its article's title (the document prompt's title slot),
 # at the weight tuned for it (a plateau at dense 6-10, chunk 2-4 on the dev sets): coverage@1 .768 -> .785
 # on XQuAD-ar, .760 -> .807 on ARCD-train (demo, checking only: .638 -> .652;
-# `bench/results/evidence-selection-titles.md`). Not the default: it picks sentences closer to the question
-# for near misses too, and the answerability rule refitted for it refuses 15 % / 4 % of the dev near misses
-# (29 % / 10 % today) and no demo near miss (demo refusal accuracy .722 -> .500,
+# `bench/results/evidence-selection-titles.md`). It chooses the answer sentence (`choice_fusion_for`) but
+# not the sentence the near-miss verdict judges: it picks sentences closer to the question for near misses
+# too, and the answerability rule refitted for it refuses 15 % / 4 % of the dev near misses (29 % / 10 %
+# with untitled choices) and no demo near miss (demo refusal accuracy .722 -> .500,
 # `bench/results/answer-ablation-demo-gguf-titles.md`).
 TITLED_FUSION = Fusion(
     (("lexical", 1.0), (DENSE, 6.0), ("chunk", 4.0), ("rank", 0.1)), dense_top=10, dense_titles=True
@@ -213,6 +214,19 @@ def fusion_for(dense: SentenceEncoder | None) -> Fusion:
     if dense is None:
         return DEFAULT_FUSION
     return EMBEDDER_FUSION if dense.name.startswith(EMBEDDER_PREFIX) else DENSE_FUSION
+
+
+def choice_fusion_for(dense: SentenceEncoder | None) -> Fusion:
+    """The fusion that chooses the answer sentence once the question is judged answerable.
+
+    With the pipeline's embedder, sentences are scored under their article's title (:data:`TITLED_FUSION`:
+    «لكن مؤسس الشركة ليانغ وينفنغ…» is about the company the title names), which finds more answering
+    sentences, while the near-miss verdict stays with :func:`fusion_for`'s choice, the one the answerability
+    rule was fitted on (titled choices are closer to the question for near misses too). Other encoders have
+    no title slot: the same fusion decides both."""
+    if dense is not None and dense.name.startswith(EMBEDDER_PREFIX):
+        return TITLED_FUSION
+    return fusion_for(dense)
 
 
 def score_candidates(
