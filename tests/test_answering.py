@@ -427,6 +427,24 @@ def test_the_near_miss_verdict_judges_the_untitled_choice() -> None:
     assert refused.refused and refused.generator == "answerability"
 
 
+@pytest.mark.real_models
+@pytest.mark.skipif(
+    not (REAL_MODELS_DIR / "embeddinggemma-300m").is_dir(),
+    reason="run `rag models fetch embeddinggemma-300m`",
+)
+def test_on_the_default_embedder_the_founder_sentence_is_read_under_its_title(
+    demo_copy: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # «…لكن مؤسس الشركة ليانغ وينفنغ أعرب…» never names DeepSeek: untitled, EmbeddingGemma ranks a sentence
+    # that does (about its chips) first. Tested on that model, in the runtime `auto` picks.
+    monkeypatch.setenv("RAG_MODELS_DIR", str(REAL_MODELS_DIR))
+    monkeypatch.delenv("RAG_EMBEDDING_RUNTIME")
+    RAG.build([demo_copy], index_dir=tmp_path / "index")
+    rag = RAG.load(tmp_path / "index", generator="extractive")
+    answer = rag.ask("Who founded DeepSeek?")
+    assert not answer.refused and "ليانغ وينفنغ" in answer.text
+
+
 def test_a_supported_sentence_below_the_evidence_cut_is_still_found() -> None:
     rain = [f"هطل المطر بغزارة على المدينة {day} وأغلقت المدارس أبوابها." for day in DAYS]
     reason = "أجلت الشركة إطلاق النموذج بسبب نقص الرقائق المتقدمة."
