@@ -135,6 +135,22 @@ def demo_copy(tmp_path: Path) -> Path:
     return target
 
 
+REAL_EMBEDDER = REAL_MODELS_DIR / "embeddinggemma-300m"
+needs_real_embedder = pytest.mark.skipif(
+    not REAL_EMBEDDER.is_dir(), reason="run `rag models fetch embeddinggemma-300m`"
+)
+
+
+@pytest.fixture
+def real_demo_rag(demo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RAG:
+    """The demo corpus indexed with the real EmbeddingGemma in the runtime `auto` picks (the default
+    runtime's faults are tested on it), answering without a model."""
+    monkeypatch.setenv("RAG_MODELS_DIR", str(REAL_MODELS_DIR))
+    monkeypatch.delenv("RAG_EMBEDDING_RUNTIME")
+    RAG.build([demo_copy], index_dir=tmp_path / "index")
+    return RAG.load(tmp_path / "index", generator="extractive")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Tests must never read a developer's rag.toml, RAG_* variables or model cache, nor reach a hub.

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_MODELS_DIR
+from conftest import needs_real_embedder
 
 from rag import RAG, Config
 from rag.answering.answerability import DEFAULT_ANSWERABILITY, AnswerabilityRule, rule_for
@@ -101,19 +100,11 @@ def test_the_rule_applies_only_to_the_calibrated_embedder_scoring_sentences(rag:
         assert rule_for(Config(embedding_model="embeddinggemma-300m", **setting)) is None
 
 
-REAL_EMBEDDER = REAL_MODELS_DIR / "embeddinggemma-300m"
-
-
 @pytest.mark.real_models
-@pytest.mark.skipif(not REAL_EMBEDDER.is_dir(), reason="run `rag models fetch embeddinggemma-300m`")
-def test_on_the_default_embedder_a_near_miss_is_refused_and_the_answer_kept(
-    demo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@needs_real_embedder
+def test_on_the_default_embedder_a_near_miss_is_refused_and_the_answer_kept(real_demo_rag: RAG) -> None:
     # The rule reads EmbeddingGemma cosines: tested on that model, in the runtime `auto` picks.
-    monkeypatch.setenv("RAG_MODELS_DIR", str(REAL_MODELS_DIR))
-    monkeypatch.delenv("RAG_EMBEDDING_RUNTIME")
-    RAG.build([demo_copy], index_dir=tmp_path / "index")
-    rag = RAG.load(tmp_path / "index", generator="extractive")
+    rag = real_demo_rag
     assert rag.answerability_rule() is DEFAULT_ANSWERABILITY
     near_miss = rag.ask(QUESTION)  # the articles name Huawei, never its chief executive
     assert near_miss.refused and near_miss.generator == "answerability"

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REAL_MODELS_DIR
+from conftest import REAL_MODELS_DIR, needs_real_embedder
 
 from rag import RAG
 from rag.answering.answerability import AnswerabilityRule
@@ -428,19 +428,11 @@ def test_the_near_miss_verdict_judges_the_untitled_choice() -> None:
 
 
 @pytest.mark.real_models
-@pytest.mark.skipif(
-    not (REAL_MODELS_DIR / "embeddinggemma-300m").is_dir(),
-    reason="run `rag models fetch embeddinggemma-300m`",
-)
-def test_on_the_default_embedder_the_founder_sentence_is_read_under_its_title(
-    demo_copy: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@needs_real_embedder
+def test_on_the_default_embedder_the_founder_sentence_is_read_under_its_title(real_demo_rag: RAG) -> None:
     # «…لكن مؤسس الشركة ليانغ وينفنغ أعرب…» never names DeepSeek: untitled, EmbeddingGemma ranks a sentence
-    # that does (about its chips) first. Tested on that model, in the runtime `auto` picks.
-    monkeypatch.setenv("RAG_MODELS_DIR", str(REAL_MODELS_DIR))
-    monkeypatch.delenv("RAG_EMBEDDING_RUNTIME")
-    RAG.build([demo_copy], index_dir=tmp_path / "index")
-    rag = RAG.load(tmp_path / "index", generator="extractive")
+    # that does (about its chips) first.
+    rag = real_demo_rag
     answer = rag.ask("Who founded DeepSeek?")
     assert not answer.refused and "ليانغ وينفنغ" in answer.text
 
