@@ -193,17 +193,25 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="a seeded sample of N items per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="", help="suffix of the results file")
+    parser.add_argument(
+        "--chunks", default="", metavar="SIZE/OVERLAP", help="another chunking (tokens), e.g. 256/48"
+    )
     args = parser.parse_args()
+    chunks = tuple(int(part) for part in args.chunks.split("/")) if args.chunks else None
     rows = []
     for name in args.sets:
-        rag, _ = open_set(name)
+        rag, _ = open_set(name, chunks)  # type: ignore[arg-type]
         items = sample_items(load_gold(SETS[name]).items, args.limit, args.seed)
         if args.generator != "extractive":
             rag.generator(args.generator)  # loaded before the clock starts
         for variant in args.variants:
             if variant == "grammar" and args.generator == "extractive":
                 continue  # no reader, no grammar
-            row = {"set": name, **run(rag, items, variant, args.generator)}
+            row = {
+                "set": name,
+                "chunks": args.chunks or "default",
+                **run(rag, items, variant, args.generator),
+            }
             print(row, flush=True)
             rows.append(row)
     suffix = f"-{args.name}" if args.name else ""

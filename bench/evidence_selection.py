@@ -130,14 +130,20 @@ class Case:
         return self.item.retrieval_query if self.item.history else ""
 
 
-def open_set(name: str) -> tuple[RAG, list[GoldItem]]:
+def open_set(name: str, chunks: tuple[int, int] | None = None) -> tuple[RAG, list[GoldItem]]:
+    """The set's index and answerable items; ``chunks`` (size, overlap in tokens) builds another index,
+    beside the default one, with those chunks."""
     gold = load_gold(SETS[name])
     index_dir = INDEXES_DIR / gold.path.stem  # the same index `rag eval --gold` builds and reuses
+    overrides = {}
+    if chunks:
+        index_dir = index_dir.with_name(f"{index_dir.name}-chunks{chunks[0]}-{chunks[1]}")
+        overrides = {"chunk_size": chunks[0], "chunk_overlap": chunks[1]}
     if gold.articles:
         paths = [write_corpus(gold.articles, index_dir / "corpus.jsonl", source=gold.path.stem)]
     else:
         paths = [DEFAULT_CORPUS]
-    rag = RAG.build(paths, index_dir=index_dir, progress=True)
+    rag = RAG.build(paths, index_dir=index_dir, progress=True, **overrides)
     return rag, [item for item in gold.items if item.answerable]
 
 

@@ -206,6 +206,21 @@ def test_the_span_grammar_decides_when_the_free_answer_maps_to_nothing_new(free:
     assert len(reader.calls) == 2 and '"مصادر"' in reader.calls[1]["grammar"]
 
 
+@pytest.mark.parametrize(
+    ("sentence", "free", "shown"),
+    [
+        ("قاد كوتشلي الفريق في العرقلات (118) وأجبر الخصم على خطأين.", "(118", "118"),
+        (SENTENCE, '"ديب سيك', "ديب سيك"),  # the opening quote without its partner
+        (SENTENCE, '"ديب سيك" أجلت', '"ديب سيك" أجلت'),  # both marks: kept as written
+    ],
+)
+def test_the_short_answer_shows_a_quote_or_bracket_only_with_its_partner(
+    sentence: str, free: str, shown: str
+) -> None:
+    span = short_span("ما الذي قيل؟", sentence, ScriptedReader(free, constrained=True))
+    assert span is not None and sentence[span[0] : span[1]] == shown
+
+
 def test_free_text_that_is_not_a_verbatim_span_is_never_the_short_answer() -> None:
     reader = ScriptedReader("ثلاث جهات مطلعة", constrained=False)  # a paraphrase
     assert short_span("من أين جاء الخبر؟", SENTENCE, reader) is None

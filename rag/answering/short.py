@@ -20,7 +20,7 @@ from typing import Any
 from rag.answering.answer_type import can_answer, expected_kind
 from rag.answering.prompt import Prompt
 from rag.answering.sentences import STOPWORDS
-from rag.answering.spans import closest_span, locate_span, span_grammar, words_of
+from rag.answering.spans import balanced, closest_span, locate_span, span_grammar, words_of
 from rag.normalize import normalize_arabic, tokenize
 
 MAX_SHORT_WORDS = 10
@@ -123,7 +123,15 @@ def short_prompt(question: str, sentence: str) -> Prompt:
 def short_span(
     question: str, sentence: str, reader: Any, *, cancel: threading.Event | None = None
 ) -> tuple[int, int] | None:
-    """Offsets in ``sentence`` of its phrase that answers ``question``, or None."""
+    """Offsets in ``sentence`` of its phrase that answers ``question``, or None; a quote mark or bracket
+    at either end only with its partner (:func:`rag.answering.spans.balanced`)."""
+    span = _short_span(question, sentence, reader, cancel)
+    return balanced(sentence, span) if span else None
+
+
+def _short_span(
+    question: str, sentence: str, reader: Any, cancel: threading.Event | None
+) -> tuple[int, int] | None:
     if reader is None or reader.name == "extractive":
         return rule_span(question, sentence)
     prompt = short_prompt(question, sentence)

@@ -128,3 +128,27 @@ def closest_span(sentence: str, written: str, max_words: int = 10) -> tuple[int,
             if f1 > best_f1:
                 best, best_f1 = (words[i].start, words[j].core_end), f1
     return best
+
+
+# Opening marks and their closers: a short answer shows a mark only with its partner («"ديب سيك"», not
+# «"ديب سيك» or «(118»). An ASCII quote is its own partner.
+_PAIRS = {"(": ")", "[": "]", "«": "»", "“": "”", '"': '"', "'": "'"}
+_CLOSERS = {closer: opener for opener, closer in _PAIRS.items()}
+
+
+def balanced(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` without an opening mark at its start or a closing mark at its end that has no partner
+    inside it; as it is when nothing else would remain."""
+    start, end = span
+    while end - start > 1:
+        text = sentence[start:end]
+        first, last = text[0], text[-1]
+        if first in _PAIRS and _PAIRS[first] not in text[1:]:
+            start += 1
+        elif last in _CLOSERS and _CLOSERS[last] not in text[:-1]:
+            end -= 1
+        else:
+            break
+        while start < end and sentence[start].isspace():
+            start += 1
+    return (start, end) if sentence[start:end].strip() else span
