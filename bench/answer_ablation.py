@@ -35,6 +35,10 @@ answer text when there is none); refusal accuracy on unanswerable items, false r
 
     python bench/answer_ablation.py --sets demo --generator extractive          # the parts without a model
     python bench/answer_ablation.py --sets xquad --limit 100 --variants full "wanted words" grammar
+    python bench/answer_ablation.py --sets xquad arcd --limit 200 --variants full --chunks 256/48
+
+``--chunks SIZE/OVERLAP`` answers from another index of the set, built beside the default one with chunks
+of that many tokens (``eval/indexes/<set>-chunksSIZE-OVERLAP``).
 
 Writes ``bench/results/answer-ablation[-NAME].json`` and ``.md``. Tune on XQuAD-ar and ARCD-train; the demo
 gold is for checking.
@@ -197,10 +201,13 @@ def main() -> None:
         "--chunks", default="", metavar="SIZE/OVERLAP", help="another chunking (tokens), e.g. 256/48"
     )
     args = parser.parse_args()
-    chunks = tuple(int(part) for part in args.chunks.split("/")) if args.chunks else None
+    chunks = None
+    if args.chunks:
+        size, _, overlap = args.chunks.partition("/")
+        chunks = (int(size), int(overlap or 0))
     rows = []
     for name in args.sets:
-        rag, _ = open_set(name, chunks)  # type: ignore[arg-type]
+        rag, _ = open_set(name, chunks)
         items = sample_items(load_gold(SETS[name]).items, args.limit, args.seed)
         if args.generator != "extractive":
             rag.generator(args.generator)  # loaded before the clock starts
