@@ -212,6 +212,12 @@ def test_the_span_grammar_decides_when_the_free_answer_maps_to_nothing_new(free:
         ("قاد كوتشلي الفريق في العرقلات (118) وأجبر الخصم على خطأين.", "(118", "118"),
         (SENTENCE, '"ديب سيك', "ديب سيك"),  # the opening quote without its partner
         (SENTENCE, '"ديب سيك" أجلت', '"ديب سيك" أجلت'),  # both marks: kept as written
+        # A mark left open inside the span takes in the closer right after it.
+        (
+            'واجهت مشكلات تقنية عند تدريب نموذج "R2" الخاص بها.',
+            "مشكلات تقنية عند تدريب نموذج R2",
+            'مشكلات تقنية عند تدريب نموذج "R2"',
+        ),
     ],
 )
 def test_the_short_answer_shows_a_quote_or_bracket_only_with_its_partner(

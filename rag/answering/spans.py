@@ -136,10 +136,31 @@ _PAIRS = {"(": ")", "[": "]", "«": "»", "“": "”", '"': '"', "'": "'"}
 _CLOSERS = {closer: opener for opener, closer in _PAIRS.items()}
 
 
+def _unclosed(text: str) -> list[str]:
+    """The closers ``text`` lacks: one per opening mark without its partner after it."""
+    missing = []
+    for opener, closer in _PAIRS.items():
+        if opener == closer:
+            if text.count(opener) % 2:
+                missing.append(closer)
+        elif text.count(opener) > text.count(closer):
+            missing.append(closer)
+    return missing
+
+
 def balanced(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
-    """``span`` without an opening mark at its start or a closing mark at its end that has no partner
-    inside it; as it is when nothing else would remain."""
+    """``span`` with its quote marks and brackets paired: the closing mark that follows it is taken in when
+    a mark inside it is left open («نموذج "R2» → «نموذج "R2"»), a pair around the whole span is dropped
+    («(118)» → «118»), and so is an opening mark at its start or a closing mark at its end without a
+    partner inside it. As it is when nothing would remain."""
     start, end = span
+    missing = _unclosed(sentence[start:end])
+    while end < len(sentence) and sentence[end] in missing:
+        missing.remove(sentence[end])
+        end += 1
+    text = sentence[start:end]
+    if len(text) > 2 and _PAIRS.get(text[0]) == text[-1] and not {text[0], text[-1]} & set(text[1:-1]):
+        start, end = start + 1, end - 1  # one pair around the whole span: «(118)» → «118»
     while end - start > 1:
         text = sentence[start:end]
         first, last = text[0], text[-1]
