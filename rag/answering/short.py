@@ -123,8 +123,8 @@ def short_prompt(question: str, sentence: str) -> Prompt:
 def short_span(
     question: str, sentence: str, reader: Any, *, cancel: threading.Event | None = None
 ) -> tuple[int, int] | None:
-    """Offsets in ``sentence`` of its phrase that answers ``question``, or None; a quote mark or bracket
-    at either end only with its partner (:func:`rag.answering.spans.balanced`)."""
+    """Offsets in ``sentence`` of its phrase that answers ``question``, or None; its quote marks and
+    brackets paired (:func:`rag.answering.spans.balanced`)."""
     span = _short_span(question, sentence, reader, cancel)
     return balanced(sentence, span) if span else None
 

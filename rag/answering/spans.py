@@ -131,8 +131,9 @@ def closest_span(sentence: str, written: str, max_words: int = 10) -> tuple[int,
 
 
 # Opening marks and their closers: a short answer shows a mark only with its partner («"ديب سيك"», not
-# «"ديب سيك» or «(118»). An ASCII quote is its own partner.
-_PAIRS = {"(": ")", "[": "]", "«": "»", "“": "”", '"': '"', "'": "'"}
+# «"ديب سيك» or «(118»). The ASCII double quote is its own partner; the apostrophe is left alone (English
+# «companies'», «DeepSeek's»).
+_PAIRS = {"(": ")", "[": "]", "«": "»", "“": "”", '"': '"'}
 _CLOSERS = {closer: opener for opener, closer in _PAIRS.items()}
 
 
