@@ -115,6 +115,54 @@ def citation_valid(quote: str, article_text: str, start: int, end: int, chunk_te
     return bool(quote.strip()) and article_text[start:end] == quote and quote in chunk_text
 
 
+_CLAIM = re.compile(r"(.*?)((?:\s*\[\d+\])+)", re.S)
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ASCII_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def cited_claims(text: str) -> list[tuple[str, list[int]]]:
+    """The claims of an answer text, each with the source numbers its ``[n]`` markers cite: the text before
+    each run of markers. Text after the last marker is a claim citing nothing (when it has words)."""
+    claims, end = [], 0
+    for match in _CLAIM.finditer(text):
+        claims.append((match.group(1).strip(), [int(n) for n in re.findall(r"\d+", match.group(2))]))
+        end = match.end()
+    if tokenize(text[end:]):
+        claims.append((text[end:].strip(), []))
+    return claims
+
+
+def _script(text: str) -> str:
+    return "ar" if len(_ARABIC_LETTER.findall(text)) >= len(_LATIN_LETTER.findall(text)) else "latin"
+
+
+def claim_supported(claim: str, quote: str) -> bool:
+    """Whether ``claim`` says only what ``quote`` says. In the quote's script every normalized word of the
+    claim must be in the quote (a verbatim sentence always passes, a paraphrase adding a word fails); in
+    another script (an English rendering of an Arabic quote) words cannot be compared, so its numbers must
+    be the quote's numbers (a rendering that changes a figure fails)."""
+    if not tokenize(claim):
+        return True
+    if _script(claim) == _script(quote):
+        return set(tokenize(claim)) <= set(tokenize(quote))
+    numbers = sorted(n.replace(",", "") for n in _NUMBER.findall(claim))
+    return numbers == sorted(n.replace(",", "") for n in _NUMBER.findall(quote.translate(_ASCII_DIGITS)))
+
+
+def answer_supported(text: str, quotes: dict[int, str], short: str = "") -> bool:
+    """Whether every claim of an answer is supported by the quotes it cites (:func:`claim_supported`;
+    ``quotes``: source number -> the quote cited for it) and the short answer, when there is one, is a
+    phrase of the answer text. A claim citing nothing, or a source without a quote, is unsupported."""
+    for claim, cited in cited_claims(text):
+        if not cited or any(n not in quotes for n in cited):
+            return False
+        if not claim_supported(claim, " ".join(quotes[n] for n in cited)):
+            return False
+    return not short or bool(contains_answer(_MARKER.sub(" ", text), [short]))
+
+
 def rate(flags: Iterable[bool]) -> float | None:
     """Share of true flags (refusal accuracy, false-refusal rate, ...); None when there are none."""
     flags = list(flags)

@@ -320,8 +320,9 @@ def test_answer_eval_end_to_end(
     assert (funnel["em_text"], funnel["f1_text"]) == (answers["exact_match"], answers["token_f1"])
     assert 0 <= funnel["passage_recall@1"] <= funnel["passage_recall@3"] <= funnel["passage_recall@8"] <= 1
     if answers["citations"]:
-        # The extractive generator quotes sentences of its sources verbatim.
+        # The extractive generator quotes sentences of its sources verbatim: every answer is supported.
         assert answers["citation_validity"] == 1.0
+        assert answers["supported_answers"] == 1.0
     assert set(report["cost"]["answer"]) >= {
         "retrieve_s",
         "first_token_s",

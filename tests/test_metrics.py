@@ -130,6 +130,28 @@ def test_citation_validity() -> None:
     assert not metrics.citation_valid("", article, 0, 0, chunk)  # empty quote
 
 
+def test_cited_claims_split_the_text_at_its_markers() -> None:
+    text = "أجلت الشركة الإطلاق. [1] بسبب نقص الرقائق [2][3]"
+    assert metrics.cited_claims(text) == [("أجلت الشركة الإطلاق.", [1]), ("بسبب نقص الرقائق", [2, 3])]
+    assert metrics.cited_claims("جملة بلا مصدر.") == [("جملة بلا مصدر.", [])]
+    assert metrics.cited_claims("جملة [1].") == [("جملة", [1])]  # a full stop after the marker is no claim
+
+
+def test_a_verbatim_quote_is_supported_and_an_added_word_is_not() -> None:
+    quote = "وقالت الشركة إن الإطلاق تأجل إلى مايو بسبب نقص الرقائق."
+    assert metrics.answer_supported(f"{quote} [1]", {1: quote}, short="نقص الرقائق")
+    assert not metrics.answer_supported("تأجل الإطلاق إلى يونيو [1]", {1: quote})  # a word the quote lacks
+    assert not metrics.answer_supported(f"{quote} [2]", {1: quote})  # cites a source it has no quote of
+    assert not metrics.answer_supported(quote, {1: quote})  # cites nothing
+    assert not metrics.answer_supported(f"{quote} [1]", {1: quote}, short="نقص المعالجات")  # not in it
+
+
+def test_a_rendering_in_another_script_must_keep_the_numbers() -> None:
+    quote = "وظفت الشركة ١٢٠٠ مهندس في القاهرة عام 2024."
+    assert metrics.answer_supported("The company hired 1,200 engineers in Cairo in 2024. [1]", {1: quote})
+    assert not metrics.answer_supported("The company hired 1,500 engineers in Cairo in 2024. [1]", {1: quote})
+
+
 def test_rates_and_means() -> None:
     # Refusal accuracy: 2 of 3 unanswerable items refused.
     assert metrics.rate([True, False, True]) == pytest.approx(2 / 3)

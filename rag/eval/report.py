@@ -198,6 +198,9 @@ _NOTES = f"""\
   appears contiguously in the answer) is the headline metric: answers are sentences, so exact match is low
   by design, while containment favours long answers: read it together with token F1. Citation validity:
   the quote is found verbatim at its offsets in its article and inside the chunk shown as that source.
+  `supported_answers` (every answer given, answerable or not): each claim of the text is backed by the
+  quotes its `[n]` markers cite (every word in the quote; a rendering in another script keeps the quote's
+  numbers) and the short answer is a phrase of the text.
   `sources_recall`: a gold article is among the sources the answer was given.
 - Search latency runs hybrid first, so hybrid includes embedding the question and dense (cached vector)
   does not.

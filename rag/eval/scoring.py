@@ -45,6 +45,7 @@ class AnswerScore:
     valid_citations: int
     sources_recall: float
     timings: dict[str, float]
+    supported: bool | None = None  # every claim backed by the quote it cites (None: refused)
 
 
 @dataclass
@@ -123,7 +124,18 @@ def score_answer(answer: Answer, item: GoldItem) -> AnswerScore:
             [hit.article.id for hit in answer.hits], item.article_ids, len(answer.hits)
         ),
         timings=dict(answer.timings),
+        supported=None
+        if answer.refused
+        else metrics.answer_supported(answer.text, _quotes(answer), answer.short),
     )
+
+
+def _quotes(answer: Answer) -> dict[int, str]:
+    """Source number -> what the answer quotes from it (two quotes of one source joined)."""
+    quotes: dict[int, list[str]] = {}
+    for citation in answer.citations:
+        quotes.setdefault(citation.n, []).append(citation.quote)
+    return {n: " ".join(parts) for n, parts in quotes.items()}
 
 
 def _source_text(answer: Answer, n: int, chunk_id: str) -> str:
@@ -173,6 +185,7 @@ def answer_metrics(results: Sequence[ItemResult]) -> dict[str, Any]:
         "citation_precision": metrics.mean(a.citation_precision for a in good),
         "citation_validity": sum(a.valid_citations for a in every) / citations if citations else None,
         "citations": citations,
+        "supported_answers": metrics.rate(a.supported for a in every if a.supported is not None),
         "sources_recall": metrics.mean(a.sources_recall for a in good),
         "generators": sorted({a.generator for a in every}),
         "funnel": stages.funnel_metrics([r.funnel for r in results if r.funnel is not None]),
