@@ -24,7 +24,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from rag.normalize import tokenize
+from rag.answering.sentences import detect_language
+from rag.normalize import normalize_arabic, tokenize
 
 _MARKER = re.compile(r"\[\d+\]")
 
@@ -116,10 +117,7 @@ def citation_valid(quote: str, article_text: str, start: int, end: int, chunk_te
 
 
 _CLAIM = re.compile(r"(.*?)((?:\s*\[\d+\])+)", re.S)
-_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
-_LATIN_LETTER = re.compile(r"[A-Za-z]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_ASCII_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def cited_claims(text: str) -> list[tuple[str, list[int]]]:
@@ -134,10 +132,6 @@ def cited_claims(text: str) -> list[tuple[str, list[int]]]:
     return claims
 
 
-def _script(text: str) -> str:
-    return "ar" if len(_ARABIC_LETTER.findall(text)) >= len(_LATIN_LETTER.findall(text)) else "latin"
-
-
 def claim_supported(claim: str, quote: str) -> bool:
     """Whether ``claim`` says only what ``quote`` says. In the quote's script every normalized word of the
     claim must be in the quote (a verbatim sentence always passes, a paraphrase adding a word fails); in
@@ -145,10 +139,11 @@ def claim_supported(claim: str, quote: str) -> bool:
     be the quote's numbers (a rendering that changes a figure fails)."""
     if not tokenize(claim):
         return True
-    if _script(claim) == _script(quote):
+    if detect_language(claim) == detect_language(quote):
         return set(tokenize(claim)) <= set(tokenize(quote))
     numbers = sorted(n.replace(",", "") for n in _NUMBER.findall(claim))
-    return numbers == sorted(n.replace(",", "") for n in _NUMBER.findall(quote.translate(_ASCII_DIGITS)))
+    # normalize_arabic writes Eastern Arabic digits as ASCII ones (١٢٠٠ -> 1200).
+    return numbers == sorted(n.replace(",", "") for n in _NUMBER.findall(normalize_arabic(quote)))
 
 
 def answer_supported(text: str, quotes: dict[int, str], short: str = "") -> bool:
