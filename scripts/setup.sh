@@ -14,5 +14,11 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   .venv/bin/python -m pip install --quiet ${TORCH_SPEC:-torch==2.13.0}
 fi
-.venv/bin/python -m pip install --quiet -e ".[${extras}]"
+# The packages the GPU check ships as wheels (scripts/gpu_wheels.sh) are installed at those versions here
+# too, as constraints: a fresh machine then gets the pinned versions, not whatever the registry has newest
+# that day (tests/test_gpu_check.py holds the two in step; lxml 6.2.0 appearing broke that once).
+constraints=$(mktemp)
+trap 'rm -f "$constraints"' EXIT
+bash scripts/gpu_wheels.sh --list > "$constraints"
+.venv/bin/python -m pip install --quiet -e ".[${extras}]" -c "$constraints"
 echo "setup: .venv ready ($(.venv/bin/python -c 'import rag, torch; print("sanad", rag.__version__, "torch", torch.__version__)'))"
