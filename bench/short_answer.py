@@ -11,7 +11,9 @@ sentence boundary are left out (counted).
 
 Variants (``--variants``): ``shipped`` is the shipped design (free first, the grammar when that maps to
 nothing new); the others change one thing for the run (``grammar only`` is the design before free first;
-``free, closest span`` never asks the grammar).
+``free, closest span`` never asks the grammar; the ``trim`` variants change only what is cut off the span
+the reader chose). The reader's outputs are cached per prompt and grammar, so a variant that changes only
+what happens after the reader wrote costs no model time.
 Writes ``bench/results/short-answer[-NAME].json`` and ``.md``.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SETS, percentiles, write_results
 
 import rag.answering.short as short
-from rag.answering.sentences import split_sentences
-from rag.answering.spans import closest_span
+from rag.answering.sentences import STOPWORDS, split_sentences
+from rag.answering.spans import closest_span, words_of
 from rag.metrics import contains_answer, exact_match, token_f1
+from rag.normalize import normalize_arabic, tokenize
 
 
 def span_items(path: Path, limit: int, seed: int) -> tuple[list[dict[str, Any]], int]:
@@ -94,6 +98,7 @@ ENGLISH_INSTRUCTIONS = (
 
 
 _SHORT_PROMPT = short.short_prompt
+_SHIPPED_TRIM = short.trim_span
 
 
 def _question_first(question: str, sentence: str) -> Any:
@@ -107,6 +112,72 @@ def _question_first(question: str, sentence: str) -> Any:
     for message in prompt.messages:
         if message["role"] == "user":
             message["content"] = swapped(message["content"])
+    return prompt
+
+
+def _no_trim(question: str, sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    return span
+
+
+def _no_year_word(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    return span
+
+
+def _cut_every_opening_question_word(question: str, sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The trim before 2026-12-03: every question word and particle the span opens with goes («حصن دوكان»
+    → «دوكان» for «ماذا كان سيتم تسمية الحصن؟»)."""
+    inside = [
+        (word, is_new)
+        for word, is_new in zip(words_of(sentence), short.new_words(question, sentence), strict=True)
+        if span[0] <= word.start and word.core_end <= span[1]
+    ]
+    first = next((word for word, is_new in inside if is_new), None)
+    return span if first is None else (first.start, span[1])
+
+
+def _trim_ends(question: str, sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The shipped trim, and a closing run of question words and particles that holds a question word is
+    cut too («ترجمة ويليام تيندايل للكتاب المقدّس» → «ترجمة ويليام تيندايل»); a closing particle alone
+    stays («سكاي تي في»). Dropped: it also cuts names and counts («محمد بن سعود»، «7000 سنة»)."""
+    start, end = _SHIPPED_TRIM(question, sentence, span)
+    asked = set(tokenize(question)) - STOPWORDS
+    words = [w for w in words_of(sentence) if start <= w.start and w.core_end <= end]
+    keep = len(words)
+    while keep > 1:
+        tokens = tokenize(sentence[words[keep - 1].start : words[keep - 1].core_end])
+        if not tokens or not all(t in asked or t in STOPWORDS for t in tokens):
+            break
+        keep -= 1
+    closing = [tokenize(sentence[w.start : w.core_end]) for w in words[keep:]]
+    if not any(token in asked for tokens in closing for token in tokens):
+        return start, end
+    return start, words[keep - 1].core_end
+
+
+# What kind of phrase answers, told to the reader in the prompt (over the normalized question).
+_HINTS = (
+    (re.compile(r"(?:^|\s)[وف]?(?:كم|بكم|ما عدد|ما نسبه|how many|how much)(?:\s|$)"), "رقم"),
+    (re.compile(r"(?:^|\s)[وف]?(?:متي|في اي (?:عام|سنه|شهر|يوم)|when|what year)(?:\s|$)"), "تاريخ"),
+    (re.compile(r"(?:^|\s)[وف]?(?:لماذا|ما سبب|ما السبب|why)(?:\s|$)"), "سبب"),
+    (re.compile(r"(?:^|\s)[وف]?(?:اين|اي مكان|where)(?:\s|$)"), "مكان"),
+    (re.compile(r"^[وف]?(?:من|who)(?:\s|$)|(?:^|\s)ما اسم(?:\s|$)"), "اسم"),
+)
+_HINTED_EXAMPLES = ("مكان", "سبب", "رقم")  # the kinds of short.SHORT_EXAMPLES, in order
+
+
+def _hint(question: str) -> str:
+    asked = normalize_arabic(question).lower()
+    return next((kind for pattern, kind in _HINTS if pattern.search(asked)), "")
+
+
+def _with_hint(question: str, sentence: str) -> Any:
+    """The short-answer prompt with a line naming the kind of phrase that answers («نوع الجواب: اسم»),
+    in the worked examples too; no line when the question word says nothing (ما، ماذا، أي)."""
+    prompt = _SHORT_PROMPT(question, sentence)
+    users = [m for m in prompt.messages if m["role"] == "user"]
+    for message, kind in zip(users, (*_HINTED_EXAMPLES, _hint(question)), strict=True):
+        if kind:
+            message["content"] += f"\nنوع الجواب: {kind}"
     return prompt
 
 
@@ -129,7 +200,46 @@ VARIANTS: dict[str, Variant] = {
     ],
     "english instructions": lambda reader: [mock.patch.object(short, "SHORT_SYSTEM", ENGLISH_INSTRUCTIONS)],
     "question first": lambda reader: [mock.patch.object(short, "short_prompt", _question_first)],
+    "cut every opening question word": lambda reader: [
+        mock.patch.object(short, "trim_span", _cut_every_opening_question_word),
+        mock.patch.object(short, "with_year_word", _no_year_word),
+    ],
+    "no year word": lambda reader: [mock.patch.object(short, "with_year_word", _no_year_word)],
+    "answer kind hint": lambda reader: [mock.patch.object(short, "short_prompt", _with_hint)],
+    "no trim": lambda reader: [mock.patch.object(short, "trim_span", _no_trim)],
+    "trim both ends": lambda reader: [mock.patch.object(short, "trim_span", _trim_ends)],
 }
+
+
+class CachingReader:
+    """The reader with its outputs remembered per prompt, grammar and token budget (greedy decoding
+    writes the same text for the same input), so variants that share a model call pay for it once. With
+    ``path`` the outputs are also kept on disk (one JSON line each) for the next run of the same reader."""
+
+    def __init__(self, reader: Any, path: Path | None = None) -> None:
+        self._reader = reader
+        self._path = path
+        self._outputs: dict[str, list[str]] = {}
+        if path is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                self._outputs[entry["key"]] = entry["output"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def stream(self, prompt: Any, **options: Any) -> Any:
+        options.pop("cancel", None)
+        key = json.dumps([prompt.messages, sorted(options.items())], ensure_ascii=False)
+        if key not in self._outputs:
+            self._outputs[key] = list(self._reader.stream(prompt, **options))
+            if self._path is not None:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                with self._path.open("a", encoding="utf-8") as out:
+                    out.write(
+                        json.dumps({"key": key, "output": self._outputs[key]}, ensure_ascii=False) + "\n"
+                    )
+        return iter(self._outputs[key])
 
 
 def run(items: list[dict[str, Any]], reader: Any, variant: str) -> dict[str, Any]:
@@ -172,8 +282,14 @@ def main() -> None:
     parser.add_argument("--generator", default="gguf")
     parser.add_argument("--name", default="")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cache",
+        default="~/.cache/sanad/bench-short-answer",
+        help="folder keeping the reader outputs between runs ('': none); clear it when the model changes",
+    )
     args = parser.parse_args()
-    reader = _load_reader(args.generator, args.threads)
+    cache = Path(args.cache).expanduser() / f"{args.generator}.jsonl" if args.cache else None
+    reader = CachingReader(_load_reader(args.generator, args.threads), cache)
     rows, details = [], {}
     for name in args.sets:
         items, crossing = span_items(SETS[name], args.limit, args.seed)

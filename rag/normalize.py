@@ -15,6 +15,9 @@ NORMALIZATION_VERSION = "2"
 # Harakat, tanween, shadda, sukun, superscript alef and Quranic annotation marks.
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
 _TATWEEL = "\u0640"
+# Eastern Arabic and Persian digits.
+_DIGITS = {**{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): str(i) for i in range(10)}}
+_DIGIT_MAP = str.maketrans(_DIGITS)
 _CHAR_MAP = str.maketrans(
     {
         "أ": "ا",
@@ -25,9 +28,7 @@ _CHAR_MAP = str.maketrans(
         "ة": "ه",
         "ؤ": "و",
         "ئ": "ي",
-        # Eastern Arabic and Persian digits.
-        **{chr(0x0660 + i): str(i) for i in range(10)},
-        **{chr(0x06F0 + i): str(i) for i in range(10)},
+        **_DIGITS,
         # Arabic punctuation and typographic variants mapped to their ASCII counterparts.
         "،": ",",
         "؛": ";",
@@ -75,6 +76,13 @@ def normalize_arabic(text: str) -> str:
     text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
     text = text.translate(_CHAR_MAP).lower()
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with Eastern Arabic and Persian digits written as ASCII and every other character as it
+    is, so offsets found in the result hold in ``text`` (patterns written for ASCII years then match
+    «١٩٧٥»)."""
+    return text.translate(_DIGIT_MAP)
 
 
 def strip_article(token: str) -> str:

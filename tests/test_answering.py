@@ -111,6 +111,31 @@ def test_the_short_answer_drops_the_question_words_it_opens_with(written: str, k
     assert span is not None and sentence[span[0] : span[1]] == kept
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "written", "kept"),
+    [
+        # A head noun the question names, with no particle before the answer: kept, as gold answers do.
+        ("ماذا كان سيتم تسمية الحصن؟", "وكان الحصن سيسمى حصن دوكان بعد اكتماله.", "حصن دوكان", "حصن دوكان"),
+        # The end stays even when it repeats the question: names and counts end that way.
+        ("كم مقاطعة في هولندا؟", "تضم هولندا اثنتي عشرة مقاطعة.", "اثنتي عشرة مقاطعة", "اثنتي عشرة مقاطعة"),
+        # A year takes in the «سنة» before it, not «عام».
+        ("متى بدأ العمل بالدستور؟", "بدأ العمل بالدستور سنة 1975 في الولاية.", "1975", "سنة 1975"),
+        ("متى بدأ العمل بالدستور؟", "بدأ العمل بالدستور عام 1975 في الولاية.", "1975", "1975"),
+    ],
+)
+def test_the_short_answer_keeps_what_gold_answers_keep(
+    question: str, sentence: str, written: str, kept: str
+) -> None:
+    span = short_span(question, sentence, ScriptedReader(written, constrained=True))
+    assert span is not None and sentence[span[0] : span[1]] == kept
+
+
+def test_without_a_model_a_year_still_takes_in_its_word() -> None:
+    sentence = "بدأ العمل بالدستور سنة ١٩٧٥ في الولاية."
+    span = short_span("متى بدأ العمل بالدستور؟", sentence, None)
+    assert span is not None and sentence[span[0] : span[1]] == "سنة ١٩٧٥"
+
+
 def test_span_grammar_has_one_start_per_word_and_caps_the_length() -> None:
     grammar = span_grammar(SENTENCE, max_words=3)
     root = grammar.splitlines()[0]

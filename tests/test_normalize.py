@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.normalize import normalize_arabic, strip_article, tokenize
+from rag.normalize import ascii_digits, normalize_arabic, strip_article, tokenize
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,10 @@ def test_light_stem_through_tokenize(word: str, stem: str) -> None:
 def test_short_words_keep_their_endings() -> None:
     # Stripping needs three letters left: "بها" must not become "ب".
     assert tokenize("بها") == ["بها"]
+
+
+def test_ascii_digits_keeps_every_offset() -> None:
+    text = "سنة ١٩٧٥ و۲۰۲۶، «R2»"
+    converted = ascii_digits(text)
+    assert converted == "سنة 1975 و2026، «R2»"  # only the digits change: no folding, no spacing
+    assert len(converted) == len(text)
