@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SETS, percentiles, write_results
 
 import rag.answering.short as short
+from rag.answering.answer_type import asks_reason, expected_kind
 from rag.answering.sentences import STOPWORDS, split_sentences
 from rag.answering.spans import closest_span, words_of
 from rag.metrics import contains_answer, exact_match, token_f1
@@ -154,20 +155,22 @@ def _trim_ends(question: str, sentence: str, span: tuple[int, int]) -> tuple[int
     return start, words[keep - 1].core_end
 
 
-# What kind of phrase answers, told to the reader in the prompt (over the normalized question).
-_HINTS = (
-    (re.compile(r"(?:^|\s)[وف]?(?:كم|بكم|ما عدد|ما نسبه|how many|how much)(?:\s|$)"), "رقم"),
-    (re.compile(r"(?:^|\s)[وف]?(?:متي|في اي (?:عام|سنه|شهر|يوم)|when|what year)(?:\s|$)"), "تاريخ"),
-    (re.compile(r"(?:^|\s)[وف]?(?:لماذا|ما سبب|ما السبب|why)(?:\s|$)"), "سبب"),
-    (re.compile(r"(?:^|\s)[وف]?(?:اين|اي مكان|where)(?:\s|$)"), "مكان"),
-    (re.compile(r"^[وف]?(?:من|who)(?:\s|$)|(?:^|\s)ما اسم(?:\s|$)"), "اسم"),
-)
+# What kind of phrase answers, told to the reader in the prompt: numbers, dates and reasons as the pipeline
+# detects them (rag.answering.answer_type); places and names by the question word (normalized question).
+_KIND_HINTS = {"number": "رقم", "date": "تاريخ", "calendar": "تاريخ"}
+_ASKS_PLACE = re.compile(r"(?:^|\s)[وف]?(?:اين|اي مكان|where)(?:\s|$)")
+_ASKS_NAME = re.compile(r"^[وف]?(?:من|who)(?:\s|$)|(?:^|\s)ما اسم(?:\s|$)")
 _HINTED_EXAMPLES = ("مكان", "سبب", "رقم")  # the kinds of short.SHORT_EXAMPLES, in order
 
 
 def _hint(question: str) -> str:
+    kind = expected_kind(question)
+    if kind:
+        return _KIND_HINTS[kind]
+    if asks_reason(question):
+        return "سبب"
     asked = normalize_arabic(question).lower()
-    return next((kind for pattern, kind in _HINTS if pattern.search(asked)), "")
+    return "مكان" if _ASKS_PLACE.search(asked) else "اسم" if _ASKS_NAME.search(asked) else ""
 
 
 def _with_hint(question: str, sentence: str) -> Any:
