@@ -20,7 +20,8 @@ from rag.answering.prompt import MISSING_AR, is_refusal
         ("How many engineers did it hire?", "number"),
         ("متى كان مقررًا إطلاق R2؟", "date"),
         ("في أي عام تأسست الشركة؟", "calendar"),
-        ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "calendar"),
+        ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "day"),
+        ("What is the exact date of the launch?", "day"),
         ("في أي يوم نشرت الصحيفة تقريرها؟", "calendar"),
         ("What date was R2 released?", "calendar"),
         ("من قاد التوسع الأسرع في تاريخ الإمبراطورية؟", None),  # «في تاريخ …» is "in the history of"
@@ -83,6 +84,22 @@ def test_calendar_dates_exclude_relative_times(text: str, calendar: bool) -> Non
 
 
 @pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("أعلنت الشركة في 5 مايو 2025.", True),
+        ("نُشر التقرير يوم ١٢ من شهر مايو.", True),  # Eastern Arabic digits, «من شهر»
+        ("It was released on May 5.", True),
+        ("صدر القرار في 2025/05/12.", True),
+        ("كان مقررًا في مايو.", False),  # a month is not the exact date
+        ("كان مقررًا في مايو 2025.", False),  # nor a month and a year
+        ("نشرت الصحيفة تقريرها يوم الخميس.", False),  # a weekday gives no date
+    ],
+)
+def test_an_exact_date_is_a_day_of_the_month(text: str, day: bool) -> None:
+    assert can_answer("day", text) is day
+
+
+@pytest.mark.parametrize(
     ("question", "reason"),
     [
         ("لماذا أجلت ديب سيك إطلاق R2؟", True),
@@ -108,12 +125,20 @@ def test_on_topic_evidence_without_the_number_asked_for_is_refused_with_what_is_
     assert refused.citations == [] and refused.generator == "answer-type"
 
 
-def test_an_exact_date_asked_for_and_only_a_relative_time_given_is_refused_with_what_is_missing() -> None:
+def test_a_date_asked_for_and_only_a_relative_time_given_is_refused_with_what_is_missing() -> None:
     text = 'وأفادت تقارير إعلامية صينية أن نموذج "R2" سيُطرح في الأسابيع المقبلة. وتأخر إطلاق نموذج R2 مرارًا.'
-    refused = final_answer("ما هو التاريخ الدقيق لإطلاق نموذج R2؟", text)
+    refused = final_answer("ما تاريخ إطلاق نموذج R2؟", text)
     assert refused.refused and refused.text == MISSING_AR["calendar"] and is_refusal(refused.text)
     found = final_answer("متى سيُطرح نموذج R2؟", text)  # «متى» is answered by the relative time
     assert not found.refused and "الأسابيع المقبلة" in found.text
+
+
+def test_the_exact_date_asked_for_and_only_the_month_given_is_refused_with_what_is_missing() -> None:
+    text = "كان من المقرر إطلاق نموذج R2 في مايو، لكن المشكلات التقنية دفعت إلى تأجيل الإطلاق."
+    refused = final_answer("ما هو التاريخ الدقيق لإطلاق نموذج R2؟", text)
+    assert refused.refused and refused.text == MISSING_AR["day"] and is_refusal(refused.text)
+    month = final_answer("في أي شهر كان مقررًا إطلاق نموذج R2؟", text)  # the month answers this one
+    assert not month.refused and "مايو" in month.text
 
 
 def test_the_sentence_with_the_number_is_chosen_over_a_closer_sentence_without_one() -> None:

@@ -16,18 +16,20 @@ import re
 from typing import Literal
 
 from rag.answering.scoring import ASKS_REASON
-from rag.normalize import normalize_arabic
+from rag.normalize import ascii_digits, normalize_arabic
 
-AnswerKind = Literal["number", "date", "calendar"]
+AnswerKind = Literal["number", "date", "calendar", "day"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
 _ASKS_NUMBER = re.compile(
     r"(?:^|\s)(?:[وف]?(?:كم|بكم)|ما عدد|ما نسبه|ما النسبه|how many|how much|what percentage)(?=\s|$)"
 )
+# «ما التاريخ الدقيق …؟»: a day of the month, which «في مايو» does not give.
+_ASKS_DAY = re.compile(r"(?:^|\s)[وف]?(?:(?:ال)?تاريخ (?:ال)?دقيق|(?:the )?exact date|exact day)(?=\s|$)")
 # «ما تاريخ …؟», «في أي عام …؟»: a date in the calendar, which «في الأسابيع المقبلة» does not give.
 _ASKS_CALENDAR = re.compile(
-    r"(?:^|\s)[وف]?(?:ما (?:هو |هي )?(?:ال)?تاريخ|(?:ال)?تاريخ (?:ال)?دقيق|في اي (?:عام|سنه|شهر|يوم|تاريخ)"
-    r"|اي (?:عام|سنه)|what date|what year|which year|exact date)(?=\s|$)"
+    r"(?:^|\s)[وف]?(?:ما (?:هو |هي )?(?:ال)?تاريخ|في اي (?:عام|سنه|شهر|يوم|تاريخ)"
+    r"|اي (?:عام|سنه)|what date|what year|which year)(?=\s|$)"
 )
 # The other when-questions (checked after _ASKS_CALENDAR, which takes «في أي عام» and «ما تاريخ»).
 _ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?متي|في اي قرن|when)(?=\s|$)")
@@ -65,6 +67,14 @@ _DATE_WORD = re.compile(
     rf"(?:^|\s)[وبلف]?(?:ال)?(?:{normalize_arabic(_MONTHS)}|{normalize_arabic(_TIME_WORDS)})(?=\s|$|[،,.؛])",
     re.IGNORECASE,
 )
+_MONTH = rf"[وبلف]?(?:{normalize_arabic(_MONTHS)})"
+# «5 مايو»، «5 من شهر مايو»، "May 5", 5/8/2025: a day of the month.
+_DAY_OF_MONTH = re.compile(
+    rf"(?<![0-9]){_DIGITS}{{1,2}}\s+(?:من\s+)?(?:شهر\s+)?{_MONTH}(?=\s|$|[،,.؛])"
+    rf"|(?:^|\s){_MONTH}\s+{_DIGITS}{{1,2}}(?![0-9])"
+    rf"|(?<![0-9]){_DIGITS}{{1,4}}[/.-]{_DIGITS}{{1,2}}[/.-]{_DIGITS}{{1,4}}(?![0-9])",
+    re.IGNORECASE,
+)
 _DECADE = re.compile(r"\S+ينيات(?=\s|$|[،,.؛])")
 # A month or a weekday by name: with a number or a decade, what a calendar date is made of.
 _CALENDAR_WORD = re.compile(
@@ -73,11 +83,14 @@ _CALENDAR_WORD = re.compile(
 
 
 def expected_kind(question: str) -> AnswerKind | None:
-    """ "number" for how-many/how-much questions, "calendar" for questions asking for a date in the
-    calendar (what date, which year or day), "date" for other when-questions, else None."""
+    """ "number" for how-many/how-much questions, "day" for the exact date (a day of the month),
+    "calendar" for questions asking for a date in the calendar (what date, which year or day), "date" for
+    other when-questions, else None."""
     asked = normalize_arabic(question).lower()
     if _ASKS_NUMBER.search(asked):
         return "number"
+    if _ASKS_DAY.search(asked):
+        return "day"
     if _ASKS_CALENDAR.search(asked):
         return "calendar"
     if _ASKS_DATE.search(asked):
@@ -106,6 +119,11 @@ def has_calendar_date(text: str) -> bool:
     return bool(_NUMBER.search(text) or _CALENDAR_WORD.search(normalized) or _DECADE.search(normalized))
 
 
+def has_day_of_month(text: str) -> bool:
+    """A day of the month with its month («5 مايو»، "May 5") or a numeric date (5/8/2025)."""
+    return bool(_DAY_OF_MONTH.search(normalize_arabic(ascii_digits(text)).lower()))
+
+
 def can_answer(kind: AnswerKind | None, text: str) -> bool:
     """Whether ``text`` holds something of the ``kind`` asked for (always True when no kind is asked)."""
     if kind == "number":
@@ -114,4 +132,6 @@ def can_answer(kind: AnswerKind | None, text: str) -> bool:
         return has_date(text)
     if kind == "calendar":
         return has_calendar_date(text)
+    if kind == "day":
+        return has_day_of_month(text)
     return True

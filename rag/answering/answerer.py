@@ -37,6 +37,7 @@ from rag.answering.sentence_vectors import SentenceEncoder
 from rag.answering.sentences import detect_language
 from rag.answering.short import short_span
 from rag.answering.types import Answer, Citation, Evidence, SourcesEvent, TokenEvent
+from rag.answering.unnamed import asked_role, never_named
 from rag.retrieval import Hit
 
 # The least rarity-weighted share of the question's words (SentenceScorer) some evidence sentence must have.
@@ -149,18 +150,25 @@ def answer_stream(
     # «كم …؟» needs a sentence with a number, «متى …؟» one with a time: on-topic evidence without one is a
     # near miss (the articles never give the price asked for), refused with what is missing.
     kind = expected_kind(question)
+    # «ما اسم المتحدث …؟» over «أشار متحدث باسم الشركة»: the person is spoken of, never named.
+    missing_kind = kind or ("name" if asked_role(question) else None)
+
+    def answering_of(supported: list[Evidence]) -> list[Evidence]:
+        if never_named(question, [e.text for e in supported]):
+            return []
+        return [e for e in supported if can_answer(kind, e.text)]
 
     def answering_in(found: list[Evidence], fusion: Fusion) -> tuple[list[Evidence], list[Evidence]]:
         """The supported sentences of ``found`` and those of them that can answer (of the right kind)."""
         supported = [with_antecedent(e) for e in found if supports(e.text)]
-        answering = [e for e in supported if can_answer(kind, e.text)]
+        answering = answering_of(supported)
         if found and not answering and not unknown:
             # The sentence with the number, or the one sharing the question's words, may rank below the
             # first few (sentence similarity can fill them with unsupported ones): look through every
             # sentence.
             wider = select(fusion, WIDER_SENTENCES, sum(len(hit.text) for hit in hits))
             supported = [with_antecedent(e) for e in wider if supports(e.text)]
-            answering = [e for e in supported if can_answer(kind, e.text)]
+            answering = answering_of(supported)
         return supported, answering
 
     supported, answering = answering_in(evidence, verdict_fusion)
@@ -184,7 +192,8 @@ def answer_stream(
         yield from refuse(unknown_text(unknown, language), "identifier")
         return
     if not answering:
-        refusal = missing_text(kind, language) if supported and kind else refusal_text(language)
+        missing = supported and missing_kind
+        refusal = missing_text(missing_kind, language) if missing else refusal_text(language)
         generator = (
             "retrieval-threshold" if not request.confident else "answer-type" if supported else "evidence"
         )
@@ -193,7 +202,8 @@ def answer_stream(
     chosen = answering[request.attempt % len(answering)]
     if lexical is not None and speaks_past(request, chosen, lexical(chosen.text), language):
         # «كم …؟» answered by a sentence with some other number: say what is missing, as the type check does.
-        yield from refuse(missing_text(kind, language) if kind else refusal_text(language), "answerability")
+        refused = missing_text(missing_kind, language) if missing_kind else refusal_text(language)
+        yield from refuse(refused, "answerability")
         return
     if choice_fusion != verdict_fusion:
         # Judged answerable: now the sentence that answers, chosen by the fusion that finds more of them.

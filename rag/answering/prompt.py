@@ -20,11 +20,15 @@ MISSING_AR = {
     "number": "لم تذكر المصادر رقمًا يجيب عن هذا السؤال.",
     "date": "لم تذكر المصادر متى حدث ذلك.",
     "calendar": "لم تذكر المصادر تاريخًا محددًا لذلك.",
+    "day": "لم تذكر المصادر اليوم الذي حدث فيه ذلك.",
+    "name": "لم تذكر المصادر الاسم الذي يسأل عنه السؤال.",
 }
 MISSING_EN = {
     "number": "The sources do not give the number this question asks for.",
     "date": "The sources do not say when this happened.",
     "calendar": "The sources give no exact date for this.",
+    "day": "The sources do not give the day this happened.",
+    "name": "The sources do not give the name this question asks for.",
 }
 
 
