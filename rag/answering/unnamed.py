@@ -56,8 +56,8 @@ def asked_role(question: str) -> str | None:
     return role if common and len(role) > 2 else None
 
 
-def _mentions(role: str, sentence: str) -> list[bool]:
-    """For each mention of ``role`` in ``sentence``: whether it is unnamed."""
+def role_mentions(role: str, sentence: str) -> list[bool]:
+    """For each mention of ``role`` (an :func:`asked_role` stem) in ``sentence``: whether it is unnamed."""
     words = _words(sentence)
     unnamed = []
     for i, word in enumerate(words):
@@ -74,7 +74,7 @@ def mentions_unnamed(question: str, sentence: str) -> bool:
     """Whether ``sentence`` mentions the role ``question`` asks the name of and every mention is unnamed.
     False when it does not mention the role at all: a paraphrase may still name it."""
     role = asked_role(question)
-    mentions = _mentions(role, sentence) if role else []
+    mentions = role_mentions(role, sentence) if role else []
     return bool(mentions) and all(mentions)
 
 
@@ -83,5 +83,7 @@ def never_named(question: str, sentences: Sequence[str]) -> bool:
     every mention is unnamed. Then no sentence of them answers, not even one that never mentions the role
     (it would answer another question)."""
     role = asked_role(question)
-    mentions = [unnamed for sentence in sentences for unnamed in _mentions(role, sentence)] if role else []
+    mentions = (
+        [unnamed for sentence in sentences for unnamed in role_mentions(role, sentence)] if role else []
+    )
     return bool(mentions) and all(mentions)
