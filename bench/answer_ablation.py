@@ -25,6 +25,9 @@ it, for the run only:
 - ``name check``: an English rendering must name only what its Arabic sentence names
   (``rag.answering.names``; off: the numbers, length and one-sentence checks only);
 - ``calendar dates``: «ما تاريخ/في أي عام …؟» needs a date in the calendar, not a relative time;
+- ``exact day``: «ما التاريخ الدقيق …؟» needs a day of the month, not a month alone;
+- ``unnamed mentions``: a name asked for whose role the evidence mentions only unnamed («أشار متحدث باسم
+  الشركة») is refused (``rag.answering.unnamed``);
 - ``free first``: the reader writes the short answer freely first, mapped to the closest span of the
   sentence, and the grammar decides only when that maps to nothing new (off: the grammar always decides);
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
@@ -79,7 +82,16 @@ def _without_calendar(expected_kind: Any) -> Any:
     # «ما تاريخ …؟» treated as any when-question again: a relative time answers it.
     def kind(question: str) -> str | None:
         found = expected_kind(question)
-        return "date" if found == "calendar" else found
+        return "date" if found in ("calendar", "day") else found
+
+    return kind
+
+
+def _without_day(expected_kind: Any) -> Any:
+    # «ما التاريخ الدقيق …؟» treated as «ما تاريخ …؟» again: a month answers it.
+    def kind(question: str) -> str | None:
+        found = expected_kind(question)
+        return "calendar" if found == "day" else found
 
     return kind
 
@@ -109,6 +121,8 @@ def _patches(name: str) -> list[Any]:
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
         ],
+        "exact day": [mock.patch.object(answerer, "expected_kind", _without_day(answerer.expected_kind))],
+        "unnamed mentions": [mock.patch.object(answerer, "never_named", lambda question, sentences: False)],
         "titled choice": [mock.patch.object(answerer, "choice_fusion_for", evidence.fusion_for)],
         "sentence titles": [
             mock.patch.object(evidence, "EMBEDDER_FUSION", evidence.TITLED_FUSION),
@@ -127,6 +141,8 @@ VARIANTS = (
     "identifiers",
     "name check",
     "calendar dates",
+    "exact day",
+    "unnamed mentions",
     "answer type",
     "antecedent",
     "support check",
