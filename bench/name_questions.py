@@ -8,7 +8,7 @@
    ``bench/evidence_selection.py`` does) and their answer sentence chosen by the shipped choice fusion
    (EmbeddingGemma under the titles), against the same choice with the sentences that name the asked role
    moved first («named first»); coverage@1 is the share whose first sentence holds a gold answer. Named
-   first lost on both sets (2026-12-03: XQuAD-ar .705 → .679, ARCD-train .829 → .707), so the answerer uses
+   first lost on both sets (2026-12-03: XQuAD-ar .705 → .679, ARCD-train .810 → .714), so the answerer uses
    the rule only to refuse.
 
     python bench/name_questions.py            # ~5 min on 2 cores (sentence vectors of ~120 questions)

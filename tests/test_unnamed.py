@@ -16,6 +16,9 @@ from rag.answering.unnamed import asked_role, mentions_unnamed, never_named
         ("ما اسم المتحدث باسم إنفيديا الذي علق على المنافسة؟", "متحدث"),
         ("ما هو اسم مشغل مراكز البيانات في سنغافورة؟", "مشغل"),
         ("من هو مؤسس شركة ديب سيك؟", "موسس"),
+        ("شو اسم المتحدث باسم إنفيديا؟", "متحدث"),  # dialect
+        ("مين مؤسس ديب سيك؟", "موسس"),
+        ("من أدى النشيد الوطني؟", None),  # a bare «من» is also "from": not read
         ("من هو عيسى؟", None),  # a name standing alone: no role to look for
         ("ما اسم بيتكوين بالإنجليزية؟", None),
         ("لماذا أجلت ديب سيك إطلاق R2؟", None),

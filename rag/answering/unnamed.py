@@ -6,8 +6,8 @@ Such a sentence shares every topic word of «ما اسم المتحدث باسم
 named mention is definite («المتحدث باسم الشركة جون ريزو»), the head of a construct («مؤسس الشركة ليانغ
 وينفنغ») or in apposition to the name («حفيدة سوزان فورمان»): none of those counts as unnamed.
 
-On the dev sets no sentence holding the gold answer of a name question (77 of XQuAD-ar, 42 of ARCD-train)
-is judged unnamed (``bench/unnamed_mentions.py``).
+On the dev sets no sentence holding the gold answer of a name question (76 of XQuAD-ar, 42 of ARCD-train)
+is judged unnamed (``bench/name_questions.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from collections.abc import Sequence
 
 from rag.normalize import light_stem, normalize_arabic, strip_article
 
-# Over normalize_arabic(question).lower(): «ما اسم …», «ما هو اسم …», «من هو …», «منو …», "who is the …".
+# Over normalize_arabic(question).lower(): «ما اسم …», «ما هو اسم …», «من هو …», dialect «شو/وش اسم …»,
+# «مين/منو …», "who is the …". A bare «من» is also "from": only «من هو/هي/هم» counts.
 _ASKS_NAME_OF = re.compile(
-    r"(?:^|\s)[وف]?(?:ما (?:هو |هي )?اسم|من (?:هو|هي|هم)|منو|who (?:is|was|are|were)(?: the)?)\s+(\S+)"
+    r"(?:^|\s)[وف]?(?:(?:ما|شو|ايش|وش) (?:هو |هي )?اسم|(?:من|مين|منو) (?:هو|هي|هم)|مين|منو"
+    r"|who (?:is|was|are|were)(?: the)?)\s+(\S+)"
 )
 _DEFINITE = re.compile(r"^(?:[وف]?[بكل]?ال|[وف]?لل)\w{2,}")
 # «أحد/إحدى/بعض X»: one of a group, unnamed whatever follows.
