@@ -46,11 +46,12 @@ def asked_role(question: str) -> str | None:
     """The stem of the common noun whose name ``question`` asks for («متحدث» for «ما اسم المتحدث باسم
     إنفيديا؟»), or None: other questions, and names standing alone («من هو عيسى؟»، «ما اسم بيتكوين
     بالإنجليزية؟»)."""
-    found = _ASKS_NAME_OF.search(normalize_arabic(question).lower())
+    asked = normalize_arabic(question).lower()
+    found = _ASKS_NAME_OF.search(asked)
     if found is None:
         return None
     word = _PUNCTUATION.sub("", found.group(1))
-    rest = _words(normalize_arabic(question).lower()[found.end() :])
+    rest = _words(asked[found.end() :])
     after = rest[0] if rest else ""
     # Definite («المتحدث») or the head of a construct («مشغل مراكز البيانات»).
     common = bool(_DEFINITE.match(word)) or (bool(after) and not _NOT_A_NAME.match(after))
@@ -72,14 +73,6 @@ def role_mentions(role: str, sentence: str) -> list[bool]:
     return unnamed
 
 
-def mentions_unnamed(question: str, sentence: str) -> bool:
-    """Whether ``sentence`` mentions the role ``question`` asks the name of and every mention is unnamed.
-    False when it does not mention the role at all: a paraphrase may still name it."""
-    role = asked_role(question)
-    mentions = role_mentions(role, sentence) if role else []
-    return bool(mentions) and all(mentions)
-
-
 def never_named(question: str, sentences: Sequence[str]) -> bool:
     """Whether ``sentences`` speak of the role ``question`` asks the name of only unnamed: some mention it,
     every mention is unnamed. Then no sentence of them answers, not even one that never mentions the role
@@ -89,3 +82,9 @@ def never_named(question: str, sentences: Sequence[str]) -> bool:
         [unnamed for sentence in sentences for unnamed in role_mentions(role, sentence)] if role else []
     )
     return bool(mentions) and all(mentions)
+
+
+def mentions_unnamed(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` mentions the role ``question`` asks the name of and every mention is unnamed.
+    False when it does not mention the role at all: a paraphrase may still name it."""
+    return never_named(question, [sentence])
