@@ -35,7 +35,7 @@ from rag.metrics import contains_answer
 def names_role(question: str, sentence: str) -> bool:
     """Whether ``sentence`` mentions the role ``question`` asks the name of at least once named."""
     role = asked_role(question)
-    return bool(role) and not all(role_mentions(role, sentence) or [True])
+    return role is not None and False in role_mentions(role, sentence)
 
 
 def main() -> None:
