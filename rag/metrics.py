@@ -116,6 +116,11 @@ def citation_valid(quote: str, article_text: str, start: int, end: int, chunk_te
     return bool(quote.strip()) and article_text[start:end] == quote and quote in chunk_text
 
 
+def field_citation_valid(quote: str, value: str) -> bool:
+    """A citation of an article field (its byline) is valid when it quotes the field's whole value."""
+    return bool(quote.strip()) and quote == value
+
+
 _CLAIM = re.compile(r"(.*?)((?:\s*\[\d+\])+)", re.S)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 

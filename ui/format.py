@@ -35,6 +35,7 @@ MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 QUOTE_CONTEXT_CHARS = 160  # text shown on each side of a highlighted quote
 EXCERPT_CHARS = 280  # length of the excerpt shown for a source that the answer does not cite
 SUMMARY_CHARS = 80  # question length shown in a source group's heading
+BYLINE_LABEL = "كاتب المقال:"  # heads a citation of the article's byline (Citation.field "author")
 SHORT_LABEL = "الإجابة المختصرة:"  # heads the short answer above the answer sentence (and in the copy)
 
 SOURCES_PLACEHOLDER = (
@@ -271,6 +272,8 @@ def _excerpt(hit: Hit, citation: Citation | None) -> tuple[str, str]:
     if citation is None:
         text = _shorten(hit.text, EXCERPT_CHARS)
         return _rich(text), text
+    if citation.field == "author":
+        return f"{BYLINE_LABEL} <mark>{_rich(citation.quote)}</mark>", citation.quote
     text = hit.article.text
     if text[citation.start : citation.end] == citation.quote:
         return _quote_in_context(text, citation.start, citation.end), citation.quote

@@ -27,6 +27,7 @@ from typing import Any
 
 from rag.answering.answer_type import asks_reason, can_answer, expected_kind
 from rag.answering.answerability import AnswerabilityRule
+from rag.answering.bylines import asks_author, byline_stream
 from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import Fusion, choice_fusion_for, fusion_for, select_evidence
@@ -113,6 +114,19 @@ def answer_stream(
     started = started if started is not None else time.perf_counter()
     question, hits = request.question, list(request.hits)
     language = detect_language(question)
+    if request.confident and asks_author(question):
+        # «من كاتب هذا المقال؟»: the byline is a field of the article, in no sentence of it.
+        yield from byline_stream(
+            question,
+            hits,
+            language=language,
+            standalone_question=request.standalone_question,
+            attempt=request.attempt,
+            encoder=request.sentence_encoder,
+            timings=request.timings,
+            started=started,
+        )
+        return
     encoder = request.sentence_encoder
 
     def select(fusion: Fusion, max_sentences: int, budget_chars: int) -> list[Evidence]:

@@ -22,6 +22,7 @@ MISSING_AR = {
     "calendar": "لم تذكر المصادر تاريخًا محددًا لذلك.",
     "day": "لم تذكر المصادر اليوم الذي حدث فيه ذلك.",
     "name": "لم تذكر المصادر الاسم الذي يسأل عنه السؤال.",
+    "author": "لم تذكر المصادر كاتب هذا المقال.",
 }
 MISSING_EN = {
     "number": "The sources do not give the number this question asks for.",
@@ -29,6 +30,7 @@ MISSING_EN = {
     "calendar": "The sources give no exact date for this.",
     "day": "The sources do not give the day this happened.",
     "name": "The sources do not give the name this question asks for.",
+    "author": "The sources do not name the author of this article.",
 }
 
 
@@ -47,6 +49,7 @@ _REFUSAL_KEYS = [
         "the sources do not say",
         "the sources give no",
         "the sources do not mention",
+        "the sources do not name",
         "does not contain enough information",
         "not enough information",
         "no information",

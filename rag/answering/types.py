@@ -11,14 +11,16 @@ from rag.retrieval import Hit
 
 @dataclass(frozen=True)
 class Citation:
-    """Source ``[n]`` of an answer: the article, the chunk, and a sentence quoted verbatim from it."""
+    """Source ``[n]`` of an answer: the article, the chunk, and a sentence quoted verbatim from it; or,
+    when ``field`` names a field of the article («author»), that field's value verbatim."""
 
     n: int
     article: Article
     chunk_id: str
     quote: str
-    start: int  # offsets of ``quote`` in ``article.text``
+    start: int  # offsets of ``quote`` in ``article.text`` (0, 0 for a field)
     end: int
+    field: str = ""  # "" for the article's text; else the Article field quoted ("author")
 
     def to_dict(self) -> dict[str, Any]:
         article = self.article
@@ -36,6 +38,7 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "field": self.field,
         }
 
 

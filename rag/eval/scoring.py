@@ -19,7 +19,7 @@ from rag.eval import stages
 from rag.eval.gold import GoldItem
 
 if TYPE_CHECKING:
-    from rag.generation import Answer
+    from rag.generation import Answer, Citation
     from rag.pipeline import RAG
 
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
@@ -103,10 +103,7 @@ def _evaluate_item(rag: RAG, item: GoldItem, answers: bool) -> ItemResult:
 def score_answer(answer: Answer, item: GoldItem) -> AnswerScore:
     """Score an answer: overlap with the gold answers, its citations, and whether it refused."""
     text = stages.scored_text(answer)
-    valid = sum(
-        metrics.citation_valid(c.quote, c.article.text, c.start, c.end, _source_text(answer, c.n, c.chunk_id))
-        for c in answer.citations
-    )
+    valid = sum(_citation_valid(answer, c) for c in answer.citations)
     return AnswerScore(
         text=answer.text,
         refused=answer.refused,
@@ -128,6 +125,15 @@ def score_answer(answer: Answer, item: GoldItem) -> AnswerScore:
         if answer.refused
         else metrics.answer_supported(answer.text, _quotes(answer), answer.short),
     )
+
+
+def _citation_valid(answer: Answer, c: Citation) -> bool:
+    """A text citation quotes its article at its offsets, inside the chunk given as that source; a
+    field citation (the byline) quotes the field's value."""
+    if c.field:
+        return metrics.field_citation_valid(c.quote, getattr(c.article, c.field, ""))
+    source = _source_text(answer, c.n, c.chunk_id)
+    return metrics.citation_valid(c.quote, c.article.text, c.start, c.end, source)
 
 
 def _quotes(answer: Answer) -> dict[int, str]:
