@@ -28,6 +28,8 @@ it, for the run only:
 - ``exact day``: «ما التاريخ الدقيق …؟» needs a day of the month, not a month alone;
 - ``unnamed mentions``: a name asked for whose role the evidence mentions only unnamed («أشار متحدث باسم
   الشركة») is refused (``rag.answering.unnamed``);
+- ``bylines``: «من كاتب المقال؟» is answered from the article's byline (``rag.answering.bylines``; off: as
+  any other question, from the article's sentences);
 - ``free first``: the reader writes the short answer freely first, mapped to the closest span of the
   sentence, and the grammar decides only when that maps to nothing new (off: the grammar always decides);
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
@@ -123,6 +125,7 @@ def _patches(name: str) -> list[Any]:
         ],
         "exact day": [mock.patch.object(answerer, "expected_kind", _without_day(answerer.expected_kind))],
         "unnamed mentions": [mock.patch.object(answerer, "never_named", lambda question, sentences: False)],
+        "bylines": [mock.patch.object(answerer, "asks_author", lambda question: False)],
         "titled choice": [mock.patch.object(answerer, "choice_fusion_for", evidence.fusion_for)],
         "sentence titles": [
             mock.patch.object(evidence, "EMBEDDER_FUSION", evidence.TITLED_FUSION),
@@ -143,6 +146,7 @@ VARIANTS = (
     "calendar dates",
     "exact day",
     "unnamed mentions",
+    "bylines",
     "answer type",
     "antecedent",
     "support check",
@@ -152,7 +156,7 @@ VARIANTS = (
 )
 
 
-def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, Any]:
+def run(rag: Any, items: list[Any], variant: str, generator: str, k: int | None = None) -> dict[str, Any]:
     rows: list[dict[str, float]] = []
     seconds: list[float] = []
     first_text: list[float] = []
@@ -167,7 +171,7 @@ def run(rag: Any, items: list[Any], variant: str, generator: str) -> dict[str, A
             stack.enter_context(mock.patch.object(rag, "answerability_rule", lambda: None))
         for item in items:
             started = time.perf_counter()
-            answer = rag.ask(item.question, list(item.history), generator=generator)
+            answer = rag.ask(item.question, list(item.history), generator=generator, k=k)
             seconds.append(time.perf_counter() - started)
             if not answer.refused:
                 first_text.append(answer.timings.get("first_token_s", 0.0))
@@ -212,6 +216,7 @@ def main() -> None:
     parser.add_argument("--generator", default="gguf")
     parser.add_argument("--limit", type=int, default=None, help="a seeded sample of N items per set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-k", type=int, default=None, help="sources per answer (default: top_k)")
     parser.add_argument("--name", default="", help="suffix of the results file")
     parser.add_argument(
         "--chunks", default="", metavar="SIZE/OVERLAP", help="another chunking (tokens), e.g. 256/48"
@@ -233,7 +238,8 @@ def main() -> None:
             row = {
                 "set": name,
                 "chunks": args.chunks or "default",
-                **run(rag, items, variant, args.generator),
+                "k": args.k or "default",
+                **run(rag, items, variant, args.generator, args.k),
             }
             print(row, flush=True)
             rows.append(row)

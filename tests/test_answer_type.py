@@ -18,6 +18,9 @@ from rag.answering.prompt import MISSING_AR, is_refusal
         ("وكم عدد المعاملات فيه؟", "number"),
         ("ما النسبة المئوية من العائدات؟", "number"),
         ("How many engineers did it hire?", "number"),
+        ("كام مهندس بعتت هواوي؟", "number"),  # Egyptian
+        ("قديش سعر الشريحة؟", "number"),  # Levantine
+        ("إمتى هينزل موديل R2؟", "date"),
         ("متى كان مقررًا إطلاق R2؟", "date"),
         ("في أي عام تأسست الشركة؟", "calendar"),
         ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "day"),

@@ -21,8 +21,10 @@ from rag.normalize import ascii_digits, normalize_arabic
 AnswerKind = Literal["number", "date", "calendar", "day"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
+# Dialect too: Egyptian «كام/بكام», Levantine «قديش/أديش».
 _ASKS_NUMBER = re.compile(
-    r"(?:^|\s)(?:[وف]?(?:كم|بكم)|ما عدد|ما نسبه|ما النسبه|how many|how much|what percentage)(?=\s|$)"
+    r"(?:^|\s)(?:[وف]?(?:كم|بكم|كام|بكام|قديش|اديش)|ما عدد|ما نسبه|ما النسبه|how many|how much"
+    r"|what percentage)(?=\s|$)"
 )
 # «ما التاريخ الدقيق …؟»: a day of the month, which «في مايو» does not give.
 _ASKS_DAY = re.compile(r"(?:^|\s)[وف]?(?:(?:ال)?تاريخ (?:ال)?دقيق|(?:the )?exact date|exact day)(?=\s|$)")
@@ -32,7 +34,8 @@ _ASKS_CALENDAR = re.compile(
     r"|اي (?:عام|سنه)|what date|what year|which year)(?=\s|$)"
 )
 # The other when-questions (checked after _ASKS_CALENDAR, which takes «في أي عام» and «ما تاريخ»).
-_ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?متي|في اي قرن|when)(?=\s|$)")
+# Dialect «إمتى/إيمتى» too.
+_ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?(?:متي|امتي|ايمتي)|في اي قرن|when)(?=\s|$)")
 
 _DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
 # A number standing on its own: not part of a product name such as H20, R2 or 910B.
