@@ -154,6 +154,14 @@ def test_finished_answer_shows_its_short_answer_first() -> None:
     assert html.count("في مايو") == 1 and 'href="#src-1-1"' in html
 
 
+def test_a_short_answer_that_is_the_whole_answer_is_not_said_twice() -> None:
+    turn = fmt.Turn("من كتب المقال؟", answer="مصطفى يسري [1]", hits=[hit(article())], state="done")
+    turn.short = "مصطفى يسري"  # a byline answer
+    html = fmt.answer_html(turn, 1)
+    assert 'class="short"' not in html and html.count("مصطفى يسري") == 1
+    assert fmt.plain_answer(turn).splitlines()[0] == "مصطفى يسري [1]"
+
+
 def test_short_answer_is_escaped_and_latin_runs_are_isolated() -> None:
     turn = fmt.Turn("q", answer="جواب [1]", hits=[hit(article())], state="done", short=f"R2 {HOSTILE}")
     html = fmt.answer_html(turn, 1)

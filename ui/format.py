@@ -77,8 +77,10 @@ class Turn:
 
     @property
     def shows_short(self) -> bool:
-        """A finished, given answer with a short answer to show above it."""
-        return self.state == "done" and bool(self.short.strip())
+        """A finished, given answer with a short answer to show above it: not when the short answer is
+        the whole answer («مصطفى يسري [1]», a byline), which would say it twice."""
+        short = self.short.strip()
+        return self.state == "done" and bool(short) and short != MARKER_RE.sub("", self.answer).strip()
 
     @property
     def settled(self) -> bool:
