@@ -18,9 +18,12 @@ from rag.answering.prompt import MISSING_AR, is_refusal
         ("وكم عدد المعاملات فيه؟", "number"),
         ("ما النسبة المئوية من العائدات؟", "number"),
         ("How many engineers did it hire?", "number"),
-        ("كام مهندس بعتت هواوي؟", "number"),  # Egyptian
+        ("الشريحة دي بكام؟", "number"),  # Egyptian
+        ("من هو كام نيوتن؟", None),  # «كام» is also the name Cam
         ("قديش سعر الشريحة؟", "number"),  # Levantine
         ("إمتى هينزل موديل R2؟", "date"),
+        ("موديل R2 هينزل امتى؟", "date"),  # last, before the question mark
+        ("كيف دخل الطاعون أوروبا ومتى؟", "date"),
         ("متى كان مقررًا إطلاق R2؟", "date"),
         ("في أي عام تأسست الشركة؟", "calendar"),
         ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "day"),

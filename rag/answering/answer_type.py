@@ -21,10 +21,11 @@ from rag.normalize import ascii_digits, normalize_arabic
 AnswerKind = Literal["number", "date", "calendar", "day"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
-# Dialect too: Egyptian «كام/بكام», Levantine «قديش/أديش».
+# Dialect too: Egyptian «بكام», Levantine «قديش/أديش», last in the question too («الشريحة دي بكام؟»). Not a bare «كام»: it also writes the name Cam
+# («كام نيوتن», in XQuAD-ar's paragraphs).
 _ASKS_NUMBER = re.compile(
-    r"(?:^|\s)(?:[وف]?(?:كم|بكم|كام|بكام|قديش|اديش)|ما عدد|ما نسبه|ما النسبه|how many|how much"
-    r"|what percentage)(?=\s|$)"
+    r"(?:^|\s)(?:[وف]?(?:كم|بكم|بكام|قديش|اديش)|ما عدد|ما نسبه|ما النسبه|how many|how much"
+    r"|what percentage)(?=[\s?!.,،]|$)"
 )
 # «ما التاريخ الدقيق …؟»: a day of the month, which «في مايو» does not give.
 _ASKS_DAY = re.compile(r"(?:^|\s)[وف]?(?:(?:ال)?تاريخ (?:ال)?دقيق|(?:the )?exact date|exact day)(?=\s|$)")
@@ -34,8 +35,8 @@ _ASKS_CALENDAR = re.compile(
     r"|اي (?:عام|سنه)|what date|what year|which year)(?=\s|$)"
 )
 # The other when-questions (checked after _ASKS_CALENDAR, which takes «في أي عام» and «ما تاريخ»).
-# Dialect «إمتى/إيمتى» too.
-_ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?(?:متي|امتي|ايمتي)|في اي قرن|when)(?=\s|$)")
+# Dialect «إمتى/إيمتى» too. Dialect puts the question word last («هينزل إمتى؟»): punctuation may follow.
+_ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?(?:متي|امتي|ايمتي)|في اي قرن|when)(?=[\s?!.,،]|$)")
 
 _DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
 # A number standing on its own: not part of a product name such as H20, R2 or 910B.
