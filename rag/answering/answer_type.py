@@ -21,8 +21,8 @@ from rag.normalize import ascii_digits, normalize_arabic
 AnswerKind = Literal["number", "date", "calendar", "day"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
-# Dialect too: Egyptian «بكام», Levantine «قديش/أديش», last in the question too («الشريحة دي بكام؟»). Not a bare «كام»: it also writes the name Cam
-# («كام نيوتن», in XQuAD-ar's paragraphs).
+# Dialect too: Egyptian «بكام», Levantine «قديش/أديش», also last in the question («الشريحة دي بكام؟»).
+# Not a bare «كام»: it also writes the name Cam («كام نيوتن», in XQuAD-ar's paragraphs).
 _ASKS_NUMBER = re.compile(
     r"(?:^|\s)(?:[وف]?(?:كم|بكم|بكام|قديش|اديش)|ما عدد|ما نسبه|ما النسبه|how many|how much"
     r"|what percentage)(?=[\s?!.,،]|$)"
