@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_real_embedder
 
 from rag import RAG
 from rag.answering.answerer import AnswerRequest, answer_stream
@@ -89,6 +90,16 @@ def test_title_words_pick_the_article_and_retrieval_order_breaks_ties() -> None:
         == 2
     )
     assert article_ranking("من كتب هذا المقال؟", HITS) == [0, 1, 2]
+
+
+def test_a_long_lead_sentence_title_does_not_win_by_its_length() -> None:
+    lead = (
+        'أجّلت شركة الذكاء الاصطناعي الصينية الناشئة "ديب سيك" إطلاق نموذجها الجديد للذكاء الاصطناعي بسبب'
+        " فشل جهود التدريب باستخدام رقائق هواوي"
+    )
+    hits = [hit_of("lead", lead), HITS[0]]
+    question = "من كتب خبر تأجيل إطلاق نموذج ديب سيك الجديد بسبب الرقائق الصينية؟"
+    assert article_ranking(question, hits)[0] == 1
 
 
 def test_each_article_counts_once() -> None:
@@ -194,3 +205,16 @@ def test_the_demo_corpus_answers_who_wrote_an_article(rag: RAG) -> None:
     assert answer.short == "مصطفى يسري" and answer.text.startswith("مصطفى يسري [")
     (citation,) = answer.citations
     assert citation.article.title == HUAWEI_TITLE and citation.field == "author"
+
+
+@pytest.mark.real_models
+@needs_real_embedder
+def test_on_the_default_embedder_an_english_question_finds_its_article_by_title(real_demo_rag: RAG) -> None:
+    # The title similarity is EmbeddingGemma's, in the runtime `auto` picks: tested on that model.
+    # (Among the retrieved sources only: "… over Nvidia?" retrieves five chunks of other articles.)
+    answer = real_demo_rag.ask("Who wrote the article about DeepSeek choosing Huawei chips?")
+    assert answer.generator == "byline" and answer.short == "مصطفى يسري"
+    (citation,) = answer.citations
+    assert citation.article.title == HUAWEI_TITLE
+    unsigned = real_demo_rag.ask("Who wrote the article about Chinese companies training AI models abroad?")
+    assert unsigned.refused and unsigned.text == missing_text("author", "en")

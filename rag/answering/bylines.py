@@ -56,9 +56,9 @@ def article_ranking(
 ) -> list[int]:
     """Indexes into ``hits`` of the first hit of each distinct article, the article the question is about
     first: the one whose title the question quotes (most of the title's words inside quotes), else the
-    one in the question's language whose title shares the most words with the question (the standalone
-    form of a follow-up too), else (an English question about Arabic titles) the title closest to the
-    question under ``encoder``, else retrieval order."""
+    one in the question's language whose title shares the most words with the question, for their sizes
+    (the standalone form of a follow-up too), else (an English question about Arabic titles) the title
+    closest to the question under ``encoder``, else retrieval order."""
     firsts: dict[str, int] = {}
     for i, hit in enumerate(hits):
         firsts.setdefault(hit.article.id, i)
@@ -69,8 +69,12 @@ def article_ranking(
     shares = [len(quoted & title) / len(title) if title and quoted else 0.0 for title in titles]
     # Words shared across scripts are a few Latin names («DeepSeek»), not what the title is about.
     language = detect_language(question)
+    # Dice overlap, not a count: a long title (a lead sentence used as the title) shares many words with
+    # any question on its topic.
     shared = [
-        len(asked & title) if detect_language(hits[i].article.title) == language else 0
+        2 * len(asked & title) / (len(asked) + len(title))
+        if asked and title and detect_language(hits[i].article.title) == language
+        else 0.0
         for i, title in zip(order, titles, strict=True)
     ]
     cosines = [0.0] * len(order)
