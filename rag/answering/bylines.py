@@ -8,8 +8,10 @@ missing when the article has no author.
 
 A question asks for the author when it has a who-word, a writing word and an article word («من كتب هذا
 المقال؟»، «مين كاتب الخبر؟», "Who wrote the article…?"). The article is the retrieved one whose title the
-question quotes or shares the most words with, else the best-ranked one. On the dev sets (XQuAD-ar,
-ARCD-train: 1,883 questions) no question reads as one (``tests/test_bylines.py`` checks it).
+question quotes or shares the most words with (for their sizes), else, for an English question about
+Arabic titles, the one whose title is closest under the sentence encoder, else the best-ranked one. On the
+dev sets (XQuAD-ar, ARCD-train: 1,883 questions) no question reads as one (``tests/test_bylines.py``
+checks it).
 """
 
 from __future__ import annotations
@@ -117,20 +119,21 @@ def byline_stream(
     (the short answer too), or the refusal that says the article names no author."""
     started = started if started is not None else time.perf_counter()
     timings = dict(timings or {})
-    found = author_hit(question, hits, standalone_question, attempt, encoder)
+    sources = list(hits)
+    found = author_hit(question, sources, standalone_question, attempt, encoder)
     author = found[1].article.author.strip() if found else ""
     common = {
         "question": question,
-        "hits": list(hits),
+        "hits": sources,
         "standalone_question": standalone_question or question,
         "language": language,
         "generator": "byline",
     }
     text = f"{author} [{found[0]}]" if found and author else missing_text("author", language)
-    yield SourcesEvent(hits=list(hits), draft=text)
+    yield SourcesEvent(hits=sources, draft=text)
     timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
     timings["generate_s"] = timings["tokens"] = timings["tokens_per_s"] = 0.0
-    if not (found and author):
+    if found is None or not author:
         yield Answer(text=text, citations=[], refused=True, timings=timings, **common)
         return
     n, hit = found
