@@ -22,6 +22,7 @@ from typing import Any
 
 from rag.answering.answerability import AnswerabilityRule, rule_for
 from rag.answering.answerer import AnswerRequest, answer_stream
+from rag.answering.bylines import AUTHOR_DEPTH, asks_author, author_sources
 from rag.answering.readers.registry import ReaderSetup, reader_spec
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
 from rag.answering.sentence_vectors import SentenceEncoder, encoder_for
@@ -467,10 +468,14 @@ class RAG(Answerer):
         turns = clean_history(request.history)
         k, mode = self._k(request.k), self._mode(request.mode)
         standalone = standalone_question(question, turns)
-        retrieval = self.retriever.retrieve(standalone, k=k, mode=mode)
-        hits, relevance = retrieval.hits, retrieval.relevance
+        author = asks_author(question)
+        retrieval = self.retriever.retrieve(standalone, k=max(k, AUTHOR_DEPTH) if author else k, mode=mode)
+        hits, relevance = retrieval.hits[:k], retrieval.relevance
         signals = signals_for(standalone, hits[:REFUSAL_SOURCES], relevance)
         confident = bool(hits) and not should_refuse(signals, self.refusal_rule())
+        if author and confident:
+            # «من كتب المقال عن …؟»: the article asked about may rank below the k sources.
+            hits = author_sources(question, retrieval.hits, k, standalone, self.sentence_encoder())
         answering = AnswerRequest(
             question=question,
             hits=hits,

@@ -13,7 +13,7 @@ from conftest import needs_real_embedder
 
 from rag import RAG
 from rag.answering.answerer import AnswerRequest, answer_stream
-from rag.answering.bylines import article_ranking, asks_author, byline_stream
+from rag.answering.bylines import article_ranking, asks_author, author_sources, byline_stream
 from rag.answering.prompt import is_refusal, missing_text
 from rag.answering.types import Answer, Citation, SourcesEvent, TokenEvent
 from rag.article import Article
@@ -100,6 +100,14 @@ def test_a_long_lead_sentence_title_does_not_win_by_its_length() -> None:
     hits = [hit_of("lead", lead), HITS[0]]
     question = "من كتب خبر تأجيل إطلاق نموذج ديب سيك الجديد بسبب الرقائق الصينية؟"
     assert article_ranking(question, hits)[0] == 1
+
+
+def test_the_article_asked_about_joins_the_sources_when_it_ranks_below_them() -> None:
+    deeper = [HITS[0], HITS[0], HITS[2], HITS[1]]  # the Huawei article's chunk ranks 4th
+    question = f'من كاتب مقال "{HUAWEI_TITLE}"؟'
+    sources = author_sources(question, deeper, 3)
+    assert [h.article.id for h in sources] == ["delay", "delay", "huawei"]  # it takes the last place
+    assert author_sources("من كتب هذا المقال؟", deeper, 3) == deeper[:3]  # the best-ranked is among them
 
 
 def test_each_article_counts_once() -> None:
@@ -211,8 +219,8 @@ def test_the_demo_corpus_answers_who_wrote_an_article(rag: RAG) -> None:
 @needs_real_embedder
 def test_on_the_default_embedder_an_english_question_finds_its_article_by_title(real_demo_rag: RAG) -> None:
     # The title similarity is EmbeddingGemma's, in the runtime `auto` picks: tested on that model.
-    # (Among the retrieved sources only: "… over Nvidia?" retrieves five chunks of other articles.)
-    answer = real_demo_rag.ask("Who wrote the article about DeepSeek choosing Huawei chips?")
+    # Its five best chunks are of other articles: the article asked about is found deeper.
+    answer = real_demo_rag.ask("Who wrote the article about DeepSeek choosing Huawei chips over Nvidia?")
     assert answer.generator == "byline" and answer.short == "مصطفى يسري"
     (citation,) = answer.citations
     assert citation.article.title == HUAWEI_TITLE

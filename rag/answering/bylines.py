@@ -88,6 +88,28 @@ def article_ranking(
     return [order[j] for j in ranked]
 
 
+# How deep an author question searches for its article: its chunks may all rank below the k sources («Who
+# wrote the article about DeepSeek choosing Huawei chips over Nvidia?» gets five chunks of another one).
+AUTHOR_DEPTH = 20
+
+
+def author_sources(
+    question: str,
+    hits: Sequence[Hit],
+    k: int,
+    standalone_question: str = "",
+    encoder: SentenceEncoder | None = None,
+) -> list[Hit]:
+    """The ``k`` sources of an author question, from ``hits`` retrieved deeper than ``k``: the first
+    ``k``, with the best hit of the article the question is about (:func:`article_ranking`) in the last
+    place when it ranks below them, so the answer can cite it."""
+    ranking = article_ranking(question, hits, standalone_question, encoder)
+    top = list(hits[:k])
+    if not ranking or ranking[0] < k:
+        return top
+    return [*top[: k - 1], hits[ranking[0]]]
+
+
 def author_hit(
     question: str,
     hits: Sequence[Hit],
