@@ -32,6 +32,10 @@ it, for the run only:
   any other question, from the article's sentences);
 - ``free first``: the reader writes the short answer freely first, mapped to the closest span of the
   sentence, and the grammar decides only when that maps to nothing new (off: the grammar always decides);
+- ``sentence rerank``: the retrieved sources reordered by their best evidence sentence (the ``rerank``
+  setting, ``rag.answering.rerank``; flipped against the configured setting, so ``−`` when it is on);
+- ``bracket sentences``: a sentence end inside a bracket that closes soon after does not split the sentence
+  (``rag.answering.sentences.split_sentences``; off: every sentence end splits, as before);
 - ``grammar``: the reader copies the short answer under the span grammar (off: it writes freely and what it
   writes counts only if it is a verbatim span of the sentence).
 
@@ -68,7 +72,9 @@ import rag.answering.answerability as answerability
 import rag.answering.answerer as answerer
 import rag.answering.english as english
 import rag.answering.evidence as evidence
+import rag.answering.sentences as sentences
 import rag.answering.short as short
+from rag.answering.rerank import make_reranker
 from rag.eval.gold import load_gold, sample_items
 from rag.metrics import contains_answer, exact_match, rate, token_f1
 
@@ -127,6 +133,7 @@ def _patches(name: str) -> list[Any]:
         "unnamed mentions": [mock.patch.object(answerer, "never_named", lambda question, sentences: False)],
         "bylines": [mock.patch.object(answerer, "asks_author", lambda question: False)],
         "titled choice": [mock.patch.object(answerer, "choice_fusion_for", evidence.fusion_for)],
+        "bracket sentences": [mock.patch.object(sentences, "split_sentences", sentences._pieces)],
         "sentence titles": [
             mock.patch.object(evidence, "EMBEDDER_FUSION", evidence.TITLED_FUSION),
             mock.patch.object(answerability, "DEFAULT_ANSWERABILITY", TITLED_ANSWERABILITY),
@@ -152,8 +159,20 @@ VARIANTS = (
     "support check",
     "wanted words",
     "free first",
+    "sentence rerank",
+    "bracket sentences",
     "grammar",
 )
+
+
+@contextmanager
+def _rerank_flipped(rag: Any) -> Iterator[None]:
+    configured = rag.reranker
+    rag.set_reranker(None if configured else make_reranker("sentences", rag.sentence_encoder))
+    try:
+        yield
+    finally:
+        rag.set_reranker(configured)
 
 
 def run(rag: Any, items: list[Any], variant: str, generator: str, k: int | None = None) -> dict[str, Any]:
@@ -167,6 +186,8 @@ def run(rag: Any, items: list[Any], variant: str, generator: str, k: int | None 
             stack.enter_context(_constrained_off(rag, generator))
         if variant == "sentence similarity":
             stack.enter_context(mock.patch.object(rag, "sentence_encoder", lambda: None))
+        if variant == "sentence rerank":
+            stack.enter_context(_rerank_flipped(rag))
         if variant == "answerability":
             stack.enter_context(mock.patch.object(rag, "answerability_rule", lambda: None))
         for item in items:
@@ -194,8 +215,9 @@ def run(rag: Any, items: list[Any], variant: str, generator: str, k: int | None 
         return round(sum(r[key] for r in answerable) / max(1, len(answerable)), 3)
 
     refusal = rate(r["refused"] for r in unanswerable)
+    turned_on = variant in TURNED_ON or (variant == "sentence rerank" and rag.reranker is None)
     return {
-        "variant": "full" if variant == "full" else f"{'+' if variant in TURNED_ON else '−'} {variant}",
+        "variant": "full" if variant == "full" else f"{'+' if turned_on else '−'} {variant}",
         "answerable": len(answerable),
         "correct": mean("correct"),
         "F1 short": mean("f1"),

@@ -25,6 +25,7 @@ from rag.answering.answerer import AnswerRequest, answer_stream
 from rag.answering.bylines import AUTHOR_DEPTH, asks_author, author_sources
 from rag.answering.readers.registry import ReaderSetup, reader_spec
 from rag.answering.refusal import DEFAULT_RULE, RefusalRule, should_refuse, signals_for
+from rag.answering.rerank import make_reranker
 from rag.answering.sentence_vectors import SentenceEncoder, encoder_for
 from rag.answering.short import short_prompt
 from rag.article import Article
@@ -63,13 +64,13 @@ from rag.requests import (
     clean_history,
     clean_question,
 )
-from rag.retrieval import Hit, Reranker, Retrieval, Retriever
+from rag.retrieval import Hit, Reranker, Retrieval, Retriever, in_fusion_order
 from rag.store import IndexSnapshot, IndexStore
 from rag.vector_index import choose_index_type
 
 logger = logging.getLogger(__name__)
 
-# The refusal rule's lexical coverage looks at the best-retrieved hits only (as tuned).
+# The refusal rule's lexical coverage looks at the best-retrieved hits only (as tuned, in fusion order).
 REFUSAL_SOURCES = 3
 
 
@@ -89,13 +90,13 @@ class RAG(Answerer):
         self.device = device
         self.embedder = embedder
         self.store = IndexStore(index_dir)
-        self.reranker: Reranker | None = None
+        self._sentence_encoder: SentenceEncoder | None = None
+        self._sentence_encoder_lock = threading.Lock()
+        self.reranker: Reranker | None = make_reranker(config.rerank, self.sentence_encoder)
         self._set_snapshot(snapshot)
         self.last_report: IndexReport | None = None
         self._generators: dict[str, Generator] = {}
         self._generator_lock = threading.Lock()
-        self._sentence_encoder: SentenceEncoder | None = None
-        self._sentence_encoder_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------------------------
 
@@ -200,6 +201,7 @@ class RAG(Answerer):
             fusion=self.config.fusion,
             weights=self.config.fusion_weights(),
             reranker=self.reranker,
+            rerank_depth=self.config.rerank_depth,
         )
 
     # -- indexing -----------------------------------------------------------------------------------------
@@ -471,7 +473,7 @@ class RAG(Answerer):
         author = asks_author(question)
         retrieval = self.retriever.retrieve(standalone, k=max(k, AUTHOR_DEPTH) if author else k, mode=mode)
         hits, relevance = retrieval.hits[:k], retrieval.relevance
-        signals = signals_for(standalone, hits[:REFUSAL_SOURCES], relevance)
+        signals = signals_for(standalone, in_fusion_order(hits)[:REFUSAL_SOURCES], relevance)
         confident = bool(hits) and not should_refuse(signals, self.refusal_rule())
         if author and confident:
             # «من كتب المقال عن …؟»: the article asked about may rank below the k sources.

@@ -329,7 +329,11 @@ def test_serve_replicas_answer_with_citations(built: Built, tmp_path: Path) -> N
     index_dir = tmp_path / "index"
     shutil.copytree(built.ray, index_dir)
     local = RAG.load(index_dir, generator="extractive", min_relevance=0.0)
-    client = serve_replicas(index_dir, replicas=2, generator="extractive", min_relevance=0.0)
+    # The replicas' workers started before this test's environment: give them the local runtime, so their
+    # sentence vectors (the reranker's order) are the local ones to the last digit.
+    client = serve_replicas(
+        index_dir, replicas=2, generator="extractive", min_relevance=0.0, embedding_runtime="torch"
+    )
     try:
         states = serve.status().applications["sanad"].deployments["RAGReplica"].replica_states
         assert states == {"RUNNING": 2}

@@ -48,6 +48,30 @@ def test_split_sentences_handles_arabic_punctuation() -> None:
     ]
 
 
+def test_a_sentence_end_inside_brackets_that_close_soon_does_not_split() -> None:
+    # Wikipedia glosses carry the Arabic semicolon: the sentence after the bracket is the same sentence.
+    text = (
+        "محمد علي باشا (بالتركية العثمانية: قوللى محمد على پاشا؛ وبالألبانية: Mehmet Ali Pasha)، الملقب "
+        "بعزيز مصر، هو مؤسس الأسرة العلوية. وحكم مصر طويلًا."
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        text[: text.index(" وحكم")],
+        "وحكم مصر طويلًا.",
+    ]
+
+
+def test_a_bracket_that_never_closes_splits_as_before() -> None:
+    text = "قال (مصدر مطلع. إن الإطلاق تأجل.\nوفي خبر آخر (تفاصيل. انتهى."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "قال (مصدر مطلع.",
+        "إن الإطلاق تأجل.",
+        "وفي خبر آخر (تفاصيل.",
+        "انتهى.",
+    ]
+    long_gloss = "بداية (تعليق. " + "كلمة " * 80 + "نهاية)."
+    assert len(split_sentences(long_gloss)) == 2  # closes beyond the reach: not one sentence
+
+
 def test_detect_language() -> None:
     assert detect_language("لماذا أجلت DeepSeek إطلاق R2؟") == "ar"
     assert detect_language("Why did DeepSeek delay R2?") == "en"

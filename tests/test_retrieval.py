@@ -124,6 +124,7 @@ def _count_embeddings(rag: RAG, monkeypatch: pytest.MonkeyPatch, *, cached: bool
 def test_retrieve_gives_hits_and_the_dense_relevance_from_one_embedding(
     built: RAG, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    built.set_reranker(None)  # the stage itself; the sentence reranker asks again, from the query cache
     calls = _count_embeddings(built, monkeypatch)
     retrieval = built.retrieve(QUESTION, k=3)
     assert isinstance(retrieval, Retrieval)
@@ -189,12 +190,16 @@ class Reverse:
 
 
 def test_a_reranker_plugs_into_every_search(built: RAG) -> None:
+    built.set_reranker(None)  # fusion order (the default sentence reranker reorders the first five)
     plain = built.search(QUESTION, k=20)
     reranker = Reverse()
     built.set_reranker(reranker)
     reranked = built.search(QUESTION, k=3)
-    assert reranker.seen == [20]  # the fused top rerank_depth, not just k
-    assert [h.chunk_id for h in reranked] == [h.chunk_id for h in reversed(plain)][:3]
+    depth = built.config.rerank_depth
+    assert depth > 3 and reranker.seen == [depth]  # the fused top rerank_depth, not just k
+    assert [h.chunk_id for h in reranked] == [h.chunk_id for h in reversed(plain[:depth])][:3]
+    deep = built.search(QUESTION, k=20)  # a deeper k: the top depth reordered, the rest in fusion order
+    assert [h.chunk_id for h in deep[depth:]] == [h.chunk_id for h in plain[depth:]]
     assert len(built.ask(QUESTION, k=3, generator="extractive").hits) == 3
     built.set_reranker(None)
     assert [h.chunk_id for h in built.search(QUESTION, k=3)] == [h.chunk_id for h in plain[:3]]

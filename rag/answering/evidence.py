@@ -12,7 +12,7 @@ ARCD-train only):
 - ``lexical``: :class:`SentenceScorer`, the question's rare words plus answer-type cues;
 - ``chunk``: the retriever's dense similarity between the question and the sentence's chunk (free: the
   hybrid search computed it), which says which passage is about the question;
-- ``rank``: ``1/n`` for the n-th retrieved chunk;
+- ``rank``: ``1/n`` for the n-th retrieved chunk (in fusion order: :attr:`rag.retrieval.Hit.fused_rank`);
 - ``dense`` (needs a :class:`SentenceEncoder`; ``RAG`` passes its embedder's by default): cosine between the
   question and the sentence itself, which finds the answering sentence that repeats few question words.
 """
@@ -34,6 +34,15 @@ from rag.retrieval import Hit
 DENSE = "dense"
 
 
+def fused_place(evidence: Evidence) -> int:
+    """Where the sentence's hit stood in fusion order (:attr:`Hit.fused_rank`), else its source number.
+
+    Evidence selection reads fusion order, not a reranker's: its weights were tuned on fusion order, and the
+    sentence reranker (:mod:`rag.answering.rerank`) orders by these very scores, so the answer is the same
+    with or without it; only the source numbers follow the reranked order."""
+    return evidence.hit.fused_rank or evidence.n
+
+
 def candidates(hits: Sequence[Hit]) -> list[Evidence]:
     """Every evidence sentence of ``hits`` once, in retrieval order.
 
@@ -48,7 +57,7 @@ def candidates(hits: Sequence[Hit]) -> list[Evidence]:
         for start, end in evidence_sentences(hit.text)
     ]
     # Longest first, then best rank: each span meets the spans already kept of its article.
-    spans.sort(key=lambda e: (e.start - e.end, e.n, e.start))
+    spans.sort(key=lambda e: (e.start - e.end, fused_place(e), e.start))
     kept: dict[str, list[tuple[int, int]]] = {}
     whole: list[Evidence] = []
     for span in spans:
@@ -59,7 +68,7 @@ def candidates(hits: Sequence[Hit]) -> list[Evidence]:
             continue
         taken.append((a, b))
         whole.append(span)
-    whole.sort(key=lambda e: (e.n, e.start))
+    whole.sort(key=lambda e: (fused_place(e), e.start))
     seen: set[str] = set()
     unique = []
     for span in whole:
@@ -95,7 +104,7 @@ def _chunk(query: Query) -> np.ndarray | None:
 
 
 def _rank(query: Query) -> np.ndarray | None:
-    return np.array([1.0 / e.n for e in query.found], dtype=np.float64)
+    return np.array([1.0 / fused_place(e) for e in query.found], dtype=np.float64)
 
 
 def _fill(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -294,7 +303,7 @@ def pick(
 ) -> list[Evidence]:
     """The best-scored of ``found``, best first, at most ``max_sentences`` and ``budget_chars`` in all."""
     # Better-retrieved sources win ties.
-    order = sorted(range(len(found)), key=lambda i: (-scores[i], found[i].n, found[i].start))
+    order = sorted(range(len(found)), key=lambda i: (-scores[i], fused_place(found[i]), found[i].start))
     chosen: list[Evidence] = []
     used = 0
     for i in order:

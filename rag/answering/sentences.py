@@ -24,9 +24,19 @@ STOPWORDS = frozenset(
 )
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of ``text``, whitespace trimmed, empty ones skipped."""
-    spans = []
+# A bracket left open at a sentence end holds the end («محمد علي باشا (بالتركية العثمانية: قوللى محمد على
+# پاشا؛ وبالألبانية: …) هو مؤسس…»: Wikipedia's glosses carry the Arabic semicolon) when it closes within this
+# many characters and no line break; a stray bracket that never closes splits as before.
+_BRACKET_REACH = 300
+_OPENERS, _CLOSERS = "([", ")]"
+
+
+def _open_brackets(text: str) -> int:
+    return sum(text.count(c) for c in _OPENERS) - sum(text.count(c) for c in _CLOSERS)
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    pieces = []
     for match in _SENTENCE.finditer(text):
         start, end = match.span()
         while start < end and text[start].isspace():
@@ -34,7 +44,31 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         while end > start and text[end - 1].isspace():
             end -= 1
         if end > start:
-            spans.append((start, end))
+            pieces.append((start, end))
+    return pieces
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text``, whitespace trimmed, empty ones skipped.
+
+    A sentence end inside a bracket that closes soon after does not end the sentence
+    (:data:`_BRACKET_REACH`)."""
+    pieces = _pieces(text)
+    spans = []
+    i = 0
+    while i < len(pieces):
+        first, end = pieces[i]
+        j = i
+        if _open_brackets(text[first:end]) > 0:
+            for k in range(i + 1, len(pieces)):
+                start_k, end_k = pieces[k]
+                if "\n" in text[pieces[k - 1][1] : start_k] or end_k - first > _BRACKET_REACH:
+                    break
+                if _open_brackets(text[first:end_k]) <= 0:
+                    j = k
+                    break
+        spans.append((first, pieces[j][1]))
+        i = j + 1
     return spans
 
 

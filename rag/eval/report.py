@@ -207,6 +207,13 @@ _NOTES = f"""\
 """
 
 
+def _retrieval_line(config: dict[str, Any]) -> str:
+    fusion = f"{config.get('fusion')} (dense {config.get('dense_weight')}, bm25 {config.get('bm25_weight')})"
+    rerank = config.get("rerank", "none")
+    reordered = f"{rerank} (the fused top {config.get('rerank_depth')})" if rerank != "none" else "none"
+    return f"- retrieval: fusion {fusion}, rerank {reordered}, {config.get('top_k')} sources per answer"
+
+
 def report_markdown(report: dict[str, Any], plots: Sequence[str]) -> str:
     setup, gold = report["setup"], report["gold"]
     lines = [
@@ -217,6 +224,7 @@ def report_markdown(report: dict[str, Any], plots: Sequence[str]) -> str:
         f"{gold['unanswerable']} unanswerable, {gold['follow_ups']} follow-ups",
         f"- embedder: `{setup['embedder']['model']}` on {setup['embedder']['device']}; "
         f"index `{setup['index']['dir']}` {setup['index']['counts']}",
+        _retrieval_line(setup["config"]),
         f"- date {setup['date']}, commit `{setup['git_commit']}`, {setup['machine']['platform']}, "
         f"{setup['machine']['cpu_count']} CPUs; run took {report['seconds']} s",
         f"- errors: {len(report['errors'])}",

@@ -37,7 +37,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BM25Signal", "DenseSignal", "Hit", "Reranker", "Retrieval", "Retriever", "Signal"]
+__all__ = [
+    "BM25Signal",
+    "DenseSignal",
+    "Hit",
+    "Reranker",
+    "Retrieval",
+    "Retriever",
+    "Signal",
+    "in_fusion_order",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class Hit:
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
+    # 1-based place in the fused ranking, kept through a reranker's reordering (None: not from a search).
+    fused_rank: int | None = None
 
     @property
     def text(self) -> str:
@@ -65,10 +76,17 @@ class Hit:
             "chunk_id": self.chunk_id,
             "dense_score": self.dense_score,
             "bm25_score": self.bm25_score,
+            "fused_rank": self.fused_rank,
             "start": self.chunk.start,
             "end": self.chunk.end,
             "article": {k: v for k, v in self.article.to_dict().items() if k != "text"},
         }
+
+
+def in_fusion_order(hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` as fusion ranked them, whatever a reranker did since (hits without a fused rank keep their
+    place): what rules tuned on fusion order read, such as the refusal rule's best-retrieved hits."""
+    return sorted(hits, key=lambda hit: hit.fused_rank if hit.fused_rank is not None else 0)
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,12 @@ class Signal(Protocol):
 
 class Reranker(Protocol):
     """A plug-in that reorders the fused hits (e.g. a cross-encoder). It gets the question and the fused top
-    ``rerank_depth`` hits, and returns them (or a subset) best first; their ``score`` is its own."""
+    ``rerank_depth`` hits, and returns them (or a subset) best first; their ``score`` is its own.
+
+    A reranker whose ``selects`` attribute is False only orders: it gets the first ``min(k, rerank_depth)``
+    fused hits, so the hits returned are the ones fusion chose, in its order (the sentence reranker, which
+    reads the answer path's own sentence scores: letting it choose the sources would drop hits the answer
+    checks read, such as the one naming the product a question asks about)."""
 
     name: str
 
@@ -202,9 +225,10 @@ class Retriever:
         started = time.perf_counter()
         ranked = fuse(rankings, self.weights, method=self.fusion, rrf_k=self.rrf_k)
         dense_scores, bm25_scores = dict(rankings.get("dense", ())), dict(rankings.get("bm25", ()))
-        limit = max(k, self.rerank_depth) if self.reranker is not None else k
+        selects = self.reranker is not None and getattr(self.reranker, "selects", True)
+        limit = max(k, self.rerank_depth) if selects else k
         hits = []
-        for faiss_id, score in ranked[:limit]:
+        for fused_rank, (faiss_id, score) in enumerate(ranked[:limit], start=1):
             chunk = self.snapshot.chunk_for_id(faiss_id)
             hits.append(
                 Hit(
@@ -213,12 +237,14 @@ class Retriever:
                     score=score,
                     dense_score=dense_scores.get(faiss_id),
                     bm25_score=bm25_scores.get(faiss_id),
+                    fused_rank=fused_rank,
                 )
             )
         timings["fusion_s"] = time.perf_counter() - started
         if self.reranker is not None and hits:
             started = time.perf_counter()
-            hits = list(self.reranker.rerank(query, hits))
+            # Only the fused top rerank_depth are reordered; a deeper k keeps the rest in fusion order.
+            hits = [*self.reranker.rerank(query, hits[: self.rerank_depth]), *hits[self.rerank_depth :]]
             timings["rerank_s"] = time.perf_counter() - started
         return Retrieval(query=query, hits=hits[:k], relevance=relevance, timings=timings)
 

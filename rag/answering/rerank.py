@@ -1,0 +1,81 @@
+"""Rerankers for the retrieval stage's :class:`rag.retrieval.Reranker` hook, by name (the ``rerank`` setting).
+
+``sentences``: each fused hit is scored by its best evidence sentence, under the fusion that chooses the
+answer sentence (:func:`rag.answering.evidence.choice_fusion_for`: the question's rare words and answer-type
+cues, the chunk's retrieval similarity, its rank and the sentence's own similarity to the question under its
+article's title). A passage is then ranked by the one sentence that answers, not by its average: the
+multi-vector idea, with the sentence vectors the answer path computes and caches anyway, so ``ask`` and
+``stream`` pay nothing more for it and ``search`` pays the sentence embeddings of the shortlist
+(``rag.answering.evidence.Fusion.dense_top``) the first time their article is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rag.answering.evidence import Fusion, choice_fusion_for, score_candidates
+from rag.answering.sentence_vectors import SentenceEncoder
+from rag.retrieval import Hit, Reranker
+
+EncoderSource = Callable[[], SentenceEncoder | None]
+# Fused sentence scores within this of each other count as tied (see _tolerant_order); the scores of a
+# question's sentences spread over several units.
+TIE_MARGIN = 0.01
+
+
+class SentenceReranker:
+    """Reorders hits by the fused score of their best evidence sentence (ties: retrieval order)."""
+
+    name = "sentences"
+    # It orders the k hits fusion chose and never swaps one in from below k (rag.retrieval.Reranker).
+    selects = False
+
+    def __init__(self, encoder: EncoderSource, fusion: Fusion | None = None) -> None:
+        # A callable, so the sentence encoder loads on the first search that needs it, not with the index.
+        self._encoder = encoder
+        self._fusion = fusion
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        if len(hits) < 2:
+            return list(hits)
+        encoder = self._encoder()
+        fusion = self._fusion or choice_fusion_for(encoder)
+        found, scores = score_candidates(query, hits, dense=encoder, fusion=fusion)
+        best: dict[int, float] = {}
+        for evidence, score in zip(found, scores, strict=True):
+            best[evidence.n] = max(best.get(evidence.n, float("-inf")), float(score))
+        # A hit without any evidence sentence (all of it instruction-like, or repeated by a better hit)
+        # goes after those with one. Scores stay the retrieval's (cosine, fusion score): only the order
+        # is the reranker's, and Hit.fused_rank keeps the fused one.
+        ranked = _tolerant_order(best)
+        unscored = [i for i in range(len(hits)) if i + 1 not in best]
+        return [hits[i] for i in [*ranked, *unscored]]
+
+
+def _tolerant_order(best: dict[int, float]) -> list[int]:
+    """Hit indexes (0-based) best first, where a hit passes one fused above it only by more than
+    :data:`TIE_MARGIN`. A sentence vector embedded in another batch, or by another runtime, differs in its
+    last float digits: such a difference must not reorder a search, so near ties keep fusion order."""
+    remaining = sorted(best)  # source numbers, fusion order
+    order = []
+    while remaining:
+        top = max(best[n] for n in remaining)
+        chosen = next(n for n in remaining if best[n] >= top - TIE_MARGIN)
+        order.append(chosen - 1)
+        remaining.remove(chosen)
+    return order
+
+
+# name -> factory taking the pipeline's sentence-encoder source ("none" means no reranker).
+RERANKERS: dict[str, Callable[[EncoderSource], Reranker]] = {
+    SentenceReranker.name: SentenceReranker,
+}
+
+
+def make_reranker(name: str, encoder: EncoderSource) -> Reranker | None:
+    """The reranker the ``rerank`` setting names, or None for ``"none"``."""
+    if name == "none":
+        return None
+    if name not in RERANKERS:
+        raise ValueError(f"unknown reranker {name!r}; known: {['none', *RERANKERS]}")
+    return RERANKERS[name](encoder)
