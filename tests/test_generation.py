@@ -38,9 +38,13 @@ def sources():
     return build_prompt("لماذا أجلت ديب سيك إطلاق R2؟", hits, context_chars=2000).sources
 
 
+def sentences_of(text: str) -> list[str]:
+    return [text[start:end] for start, end in split_sentences(text)]
+
+
 def test_split_sentences_handles_arabic_punctuation() -> None:
     text = "جملة أولى؟ جملة ثانية؛ جملة ثالثة! والأخيرة."
-    assert [text[s:e] for s, e in split_sentences(text)] == [
+    assert sentences_of(text) == [
         "جملة أولى؟",
         "جملة ثانية؛",
         "جملة ثالثة!",
@@ -54,7 +58,7 @@ def test_a_sentence_end_inside_brackets_that_close_soon_does_not_split() -> None
         "محمد علي باشا (بالتركية العثمانية: قوللى محمد على پاشا؛ وبالألبانية: Mehmet Ali Pasha)، الملقب "
         "بعزيز مصر، هو مؤسس الأسرة العلوية. وحكم مصر طويلًا."
     )
-    assert [text[s:e] for s, e in split_sentences(text)] == [
+    assert sentences_of(text) == [
         text[: text.index(" وحكم")],
         "وحكم مصر طويلًا.",
     ]
@@ -62,7 +66,7 @@ def test_a_sentence_end_inside_brackets_that_close_soon_does_not_split() -> None
 
 def test_a_bracket_that_never_closes_splits_as_before() -> None:
     text = "قال (مصدر مطلع. إن الإطلاق تأجل.\nوفي خبر آخر (تفاصيل. انتهى."
-    assert [text[s:e] for s, e in split_sentences(text)] == [
+    assert sentences_of(text) == [
         "قال (مصدر مطلع.",
         "إن الإطلاق تأجل.",
         "وفي خبر آخر (تفاصيل.",
