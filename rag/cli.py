@@ -92,7 +92,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         _print_json([hit.to_dict() for hit in hits])
         return 0
     for rank, hit in enumerate(hits, start=1):
-        print(f"[{rank}] {hit.score:.4f}  {hit.article.title}  ({hit.article.id}, {hit.chunk_id})")
+        # The score is the retrieval's; the sentence reranker may order otherwise: say where fusion had it.
+        moved = f" (fusion #{hit.fused_rank})" if hit.fused_rank not in (None, rank) else ""
+        print(f"[{rank}] {hit.score:.4f}{moved}  {hit.article.title}  ({hit.article.id}, {hit.chunk_id})")
         print("    " + hit.text.replace("\n", " ")[:300])
     return 0
 

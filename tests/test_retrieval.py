@@ -178,6 +178,22 @@ def test_rag_search_lists_top_k_sources_by_default(
     assert len(json.loads(capsys.readouterr().out)) == 2
 
 
+def test_rag_search_text_says_where_fusion_ranked_a_reordered_hit(
+    built: RAG, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    question = "ما هي رقائق Ascend؟"
+    assert main(["search", question, "-k", "5", "--index-dir", str(built.index_dir)]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    hits = built.search(question, k=5)
+    assert len(listed) == 5
+    for rank, (line, hit) in enumerate(zip(listed, hits, strict=True), start=1):
+        assert hit.chunk_id in line
+        assert (f"(fusion #{hit.fused_rank})" in line) == (hit.fused_rank != rank)
+    assert [h.fused_rank for h in hits] != [1, 2, 3, 4, 5]  # the reranker moved some
+
+
 class Reverse:
     name = "reverse"
 
