@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import needs_real_embedder
 
 from rag import RAG
 from rag.answering.evidence import LEXICAL_ONLY, select_evidence
@@ -140,3 +141,18 @@ def test_near_ties_keep_fusion_order() -> None:
     assert _tolerant_order({1: 4.9083, 2: 4.9080 + TIE_MARGIN / 2, 3: 5.2}) == [2, 0, 1]
     assert _tolerant_order({1: 1.0, 2: 1.0 + 2 * TIE_MARGIN}) == [1, 0]
     assert _tolerant_order({1: 3.0, 2: 3.0}) == [0, 1]
+
+
+@pytest.mark.real_models
+@needs_real_embedder
+def test_on_the_default_embedder_the_answering_chunk_of_an_english_question_comes_first(
+    real_demo_rag: RAG,
+) -> None:
+    # EmbeddingGemma in the runtime `auto` picks, where the sentence scores live. Fusion ranks the chunk
+    # naming DeepSeek's city below others about DeepSeek and Huawei; its sentence is closest to the question.
+    question = "In which city is DeepSeek's headquarters, where Huawei's engineers are stationed?"
+    hits = real_demo_rag.search(question)
+    assert "هانجتشو" in hits[0].text and hits[0].fused_rank != 1
+    assert [h.fused_rank for h in hits] != [1, 2, 3, 4, 5]
+    answer = real_demo_rag.ask(question)
+    assert "هانجتشو" in answer.text and answer.citations[0].n == 1  # the answer cites the first card
