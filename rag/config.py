@@ -104,11 +104,13 @@ class Config(BaseSettings):
     # .784 on ARCD-train, answer-bearing passage first .858 -> .873 and .833 -> .863; answers unchanged.
     rerank: RerankerName = Field(
         "sentences",
-        description="Reorder the fused top rerank_depth hits: none, or sentences (each hit by its best "
-        "evidence sentence, the answer path's sentence scores; costs the shortlist's sentence embeddings "
-        "the first time an article is searched).",
+        description="Reorder the fused hits: none, or sentences (the first min(k, rerank_depth) by their "
+        "best evidence sentence, the answer path's sentence scores; costs the shortlist's sentence "
+        "embeddings the first time an article is searched).",
     )
-    rerank_depth: int = Field(5, ge=1, le=MAX_TOP_K, description="Fused hits the reranker reorders.")
+    rerank_depth: int = Field(
+        5, ge=1, le=MAX_TOP_K, description="Fused hits the reranker reorders (the sentence reranker: ≤ k)."
+    )
     bm25_stemmer: LexicalStemmer = Field(
         "snowball",
         description="BM25 terms: light (hand-written light stemmer) or snowball (Snowball Arabic, "
