@@ -5,7 +5,7 @@ answer sentence (:func:`rag.answering.evidence.choice_fusion_for`: the question'
 cues, the chunk's retrieval similarity, its rank and the sentence's own similarity to the question under its
 article's title). A passage is then ranked by the one sentence that answers, not by its average: the
 multi-vector idea, with the sentence vectors the answer path computes and caches anyway, so ``ask`` and
-``stream`` pay nothing more for it and ``search`` pays the sentence embeddings of the shortlist
+``stream`` pay only the scoring a second time and ``search`` pays the sentence embeddings of the shortlist
 (``rag.answering.evidence.Fusion.dense_top``) the first time their article is seen.
 """
 
