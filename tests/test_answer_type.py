@@ -26,6 +26,11 @@ from rag.answering.prompt import MISSING_AR, is_refusal
         ("كيف دخل الطاعون أوروبا ومتى؟", "date"),
         ("متى كان مقررًا إطلاق R2؟", "date"),
         ("في أي عام تأسست الشركة؟", "calendar"),
+        ("وفي أي عام؟", "calendar"),  # a follow-up: the question word before the question mark
+        ("ولدت في أي سنة؟", "calendar"),
+        ("ما التاريخ الدقيق؟", "day"),
+        ("ما هو التاريخ؟", "calendar"),
+        ("What year?", "calendar"),
         ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "day"),
         ("What is the exact date of the launch?", "day"),
         ("في أي يوم نشرت الصحيفة تقريرها؟", "calendar"),

@@ -21,22 +21,25 @@ from rag.normalize import ascii_digits, normalize_arabic
 AnswerKind = Literal["number", "date", "calendar", "day"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
-# Dialect too: Egyptian «بكام», Levantine «قديش/أديش», also last in the question («الشريحة دي بكام؟»).
+# Where a question word ends: a space, the end, or punctuation (normalize_arabic writes «؟» as "?"), since
+# dialect and short questions put it last («الشريحة دي بكام؟»، «في أي عام؟»).
+_END = r"(?=[\s?!.,،]|$)"
+# Dialect too: Egyptian «بكام», Levantine «قديش/أديش».
 # Not a bare «كام»: it also writes the name Cam («كام نيوتن», in XQuAD-ar's paragraphs).
 _ASKS_NUMBER = re.compile(
     r"(?:^|\s)(?:[وف]?(?:كم|بكم|بكام|قديش|اديش)|ما عدد|ما نسبه|ما النسبه|how many|how much"
-    r"|what percentage)(?=[\s?!.,،]|$)"
+    rf"|what percentage){_END}"
 )
 # «ما التاريخ الدقيق …؟»: a day of the month, which «في مايو» does not give.
-_ASKS_DAY = re.compile(r"(?:^|\s)[وف]?(?:(?:ال)?تاريخ (?:ال)?دقيق|(?:the )?exact date|exact day)(?=\s|$)")
+_ASKS_DAY = re.compile(rf"(?:^|\s)[وف]?(?:(?:ال)?تاريخ (?:ال)?دقيق|(?:the )?exact date|exact day){_END}")
 # «ما تاريخ …؟», «في أي عام …؟»: a date in the calendar, which «في الأسابيع المقبلة» does not give.
 _ASKS_CALENDAR = re.compile(
     r"(?:^|\s)[وف]?(?:ما (?:هو |هي )?(?:ال)?تاريخ|في اي (?:عام|سنه|شهر|يوم|تاريخ)"
-    r"|اي (?:عام|سنه)|what date|what year|which year)(?=\s|$)"
+    rf"|اي (?:عام|سنه)|what date|what year|which year){_END}"
 )
 # The other when-questions (checked after _ASKS_CALENDAR, which takes «في أي عام» and «ما تاريخ»).
-# Dialect «إمتى/إيمتى» too. Dialect puts the question word last («هينزل إمتى؟»): punctuation may follow.
-_ASKS_DATE = re.compile(r"(?:^|\s)(?:[وف]?(?:متي|امتي|ايمتي)|في اي قرن|when)(?=[\s?!.,،]|$)")
+# Dialect «إمتى/إيمتى» too, also last («هينزل إمتى؟»).
+_ASKS_DATE = re.compile(rf"(?:^|\s)(?:[وف]?(?:متي|امتي|ايمتي)|في اي قرن|when){_END}")
 
 _DIGITS = r"[0-9\u0660-\u0669\u06f0-\u06f9]"
 # A number standing on its own: not part of a product name such as H20, R2 or 910B.
