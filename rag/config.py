@@ -111,6 +111,15 @@ class Config(BaseSettings):
     rerank_depth: int = Field(
         5, ge=1, le=MAX_TOP_K, description="Fused hits the reranker reorders (the sentence reranker: ≤ k)."
     )
+    # 3, not the answer path's 10: R@1 .948/.784/.899 -> .946/.782/.899 (XQuAD-ar/ARCD-train/demo), search
+    # p95 94.8/147.3/147.2 -> 87.1/111.3/123.0 ms (bench/results/rerank-shortlist.md).
+    rerank_sentences: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="Sentences the sentence reranker embeds per search at most (the best by the model-free "
+        "signals; each new one costs ~25-50 ms on 2 cores); 1 ranks by those signals alone.",
+    )
     bm25_stemmer: LexicalStemmer = Field(
         "snowball",
         description="BM25 terms: light (hand-written light stemmer) or snowball (Snowball Arabic, "

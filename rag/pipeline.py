@@ -92,7 +92,9 @@ class RAG(Answerer):
         self.store = IndexStore(index_dir)
         self._sentence_encoder: SentenceEncoder | None = None
         self._sentence_encoder_lock = threading.Lock()
-        self.reranker: Reranker | None = make_reranker(config.rerank, self.sentence_encoder)
+        self.reranker: Reranker | None = make_reranker(
+            config.rerank, self.sentence_encoder, sentences=config.rerank_sentences
+        )
         self._set_snapshot(snapshot)
         self.last_report: IndexReport | None = None
         self._generators: dict[str, Generator] = {}

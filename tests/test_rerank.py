@@ -26,10 +26,34 @@ UNRELATED = make_hit("c", "تشهد العاصمة أمطارا غزيرة من�
 
 
 def test_the_hit_with_the_answering_sentence_goes_first() -> None:
-    reranker = SentenceReranker(lambda: CachedSentenceEncoder(birth_backend()))
+    # All 5 candidate sentences shortlisted for the sentence model, as the answer path's 10 would be.
+    reranker = SentenceReranker(lambda: CachedSentenceEncoder(birth_backend()), sentences=10)
     reranked = reranker.rerank(QUESTION, [ABOUT, ANSWERS, UNRELATED])
     assert [hit.article.id for hit in reranked] == ["b", "a", "c"]
     assert reranked[0] == ANSWERS  # the hits as retrieved: score, dense score and fused rank kept
+
+
+def test_the_sentence_model_sees_only_the_shortlist() -> None:
+    # «رأى النور عام 1911» shares no word with the question: the model-free signals rank it below the
+    # three sentences the default shortlist takes, so it is never embedded and fusion order stands; the
+    # answer path's shortlist of 10 still finds it (test_evidence).
+    encoder = CachedSentenceEncoder(birth_backend())
+    reranker = SentenceReranker(lambda: encoder)
+    assert [h.article.id for h in reranker.rerank(QUESTION, [ABOUT, ANSWERS, UNRELATED])] == ["a", "b", "c"]
+    assert encoder.embedded == 3
+    one = CachedSentenceEncoder(birth_backend())
+    SentenceReranker(lambda: one, sentences=1).rerank(QUESTION, [ABOUT, ANSWERS, UNRELATED])
+    assert one.embedded == 1
+    with pytest.raises(ValueError, match="sentences must be at least 1, got 0"):
+        SentenceReranker(lambda: encoder, sentences=0)
+
+
+def test_a_question_in_another_language_than_the_hits_has_every_candidate_scored() -> None:
+    # An English question shares no word with Arabic hits: the model-free signals cannot shortlist, so the
+    # sentence model sees the answer path's whole shortlist (here all 5 candidates), not the capped 3.
+    encoder = CachedSentenceEncoder(birth_backend())
+    SentenceReranker(lambda: encoder).rerank("When was Naguib Mahfouz born?", [ABOUT, ANSWERS, UNRELATED])
+    assert encoder.embedded == 5
 
 
 def test_without_a_sentence_model_the_lexical_signals_decide() -> None:
@@ -62,6 +86,20 @@ def test_the_registry_names_every_reranker() -> None:
     assert set(RERANKERS) == {"sentences"}
     with pytest.raises(ValueError, match="unknown reranker 'cross'"):
         make_reranker("cross", lambda: None)
+
+
+def test_the_rerank_sentences_setting_caps_the_sentences_embedded_per_search(
+    tiny_embedder: Path, demo_copy: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    RAG.build([demo_copy], index_dir=index, embedding_model=str(tiny_embedder))
+    for sentences in (1, 3):
+        rag = RAG.load(index, rerank_sentences=sentences)
+        rag.search("لماذا أجلت ديب سيك إطلاق نموذج R2؟", k=5)
+        encoder = rag.sentence_encoder()
+        assert encoder is not None and 1 <= encoder.embedded <= sentences
+    with pytest.raises(ConfigError, match="rerank_sentences"):
+        RAG.load(index, rerank_sentences=0)
 
 
 def test_the_rerank_setting_reorders_only_the_fused_top_depth(
