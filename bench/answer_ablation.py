@@ -72,6 +72,7 @@ import rag.answering.answerability as answerability
 import rag.answering.answerer as answerer
 import rag.answering.english as english
 import rag.answering.evidence as evidence
+import rag.answering.scoring as scoring
 import rag.answering.sentences as sentences
 import rag.answering.short as short
 from rag.answering.rerank import make_reranker
@@ -134,6 +135,7 @@ def _patches(name: str) -> list[Any]:
         "bylines": [mock.patch.object(answerer, "asks_author", lambda question: False)],
         "titled choice": [mock.patch.object(answerer, "choice_fusion_for", evidence.fusion_for)],
         "bracket sentences": [mock.patch.object(sentences, "split_sentences", sentences._pieces)],
+        "role cue": [mock.patch.object(scoring, "names_role", lambda role, sentence: False)],
         "sentence titles": [
             mock.patch.object(evidence, "EMBEDDER_FUSION", evidence.TITLED_FUSION),
             mock.patch.object(answerability, "DEFAULT_ANSWERABILITY", TITLED_ANSWERABILITY),
@@ -161,6 +163,7 @@ VARIANTS = (
     "free first",
     "sentence rerank",
     "bracket sentences",
+    "role cue",
     "grammar",
 )
 

@@ -28,14 +28,8 @@ from short_answer import span_items
 
 from rag.answering.evidence import TITLED_FUSION, select_evidence
 from rag.answering.sentence_vectors import CachedSentenceEncoder, EmbedderBackend
-from rag.answering.unnamed import asked_role, mentions_unnamed, role_mentions
+from rag.answering.unnamed import asked_role, mentions_unnamed, names_role
 from rag.metrics import contains_answer
-
-
-def names_role(question: str, sentence: str) -> bool:
-    """Whether ``sentence`` mentions the role ``question`` asks the name of at least once named."""
-    role = asked_role(question)
-    return role is not None and False in role_mentions(role, sentence)
 
 
 def main() -> None:
@@ -60,7 +54,8 @@ def main() -> None:
             )
             if not chosen:
                 continue
-            named = [e for e in chosen if names_role(case.item.question, e.text)]
+            role = asked_role(case.item.question) or ""
+            named = [e for e in chosen if names_role(role, e.text)]
             reordered = named + [e for e in chosen if e not in named]
             shipped += bool(contains_answer(chosen[0].text, case.item.answers))
             named_first += bool(contains_answer(reordered[0].text, case.item.answers))

@@ -6,6 +6,7 @@ import math
 import re
 
 from rag.answering.sentences import content_tokens, evidence_sentences
+from rag.answering.unnamed import asked_role, names_role
 from rag.normalize import normalize_arabic
 
 
@@ -46,8 +47,9 @@ class SentenceScorer:
 
     Question words are weighted by rarity among the pool's sentences (the subject, repeated in every
     sentence, says little about which one answers), and a sentence carrying what the question word asks
-    for (a date for متى, a number for كم, a cause for لماذا) earns a bonus. Used to trim sources for the
-    prompt and to pick the extractive answer, so both agree on what the answering sentence is.
+    for (a date for متى, a number for كم, a cause for لماذا, the asked role with its name for «من هو
+    مؤسس …؟»: «مؤسس الشركة ليانغ وينفنغ») earns a bonus. Used to trim sources for the prompt and to pick
+    the extractive answer, so both agree on what the answering sentence is.
     """
 
     def __init__(self, question: str, pool: list[str], search_question: str = "") -> None:
@@ -61,9 +63,18 @@ class SentenceScorer:
         self.total = sum(self.weights.values()) or 1.0
         asked = normalize_arabic(question)
         self.cues = [pattern for asks, pattern in _ANSWER_CUES if asks.search(asked)]
+        self.role = asked_role(question)
 
     def __call__(self, sentence: str) -> float:
         score = sum(self.weights[term] for term in self.query & content_tokens(sentence)) / self.total
-        if score and any(cue.search(normalize_arabic(sentence)) for cue in self.cues):
+        if score and self._cued(sentence):
             score += _CUE_BONUS
         return score
+
+    def _cued(self, sentence: str) -> bool:
+        if any(cue.search(normalize_arabic(sentence)) for cue in self.cues):
+            return True
+        # A name question's cue, as a bonus and not a rule: moving every sentence that names the role
+        # first lost on the dev sets (bench/results/name-questions.md); the bonus gains there
+        # (bench/results/answer-ablation-role-cue-extractive.md).
+        return self.role is not None and names_role(self.role, sentence)

@@ -73,6 +73,12 @@ def role_mentions(role: str, sentence: str) -> list[bool]:
     return unnamed
 
 
+def names_role(role: str, sentence: str) -> bool:
+    """Whether ``sentence`` mentions ``role`` (an :func:`asked_role` stem) at least once named
+    («مؤسس الشركة ليانغ وينفنغ»), not only unnamed («قال مسؤول في الشركة»)."""
+    return False in role_mentions(role, sentence)
+
+
 def never_named(question: str, sentences: Sequence[str]) -> bool:
     """Whether ``sentences`` speak of the role ``question`` asks the name of only unnamed: some mention it,
     every mention is unnamed. Then no sentence of them answers, not even one that never mentions the role
