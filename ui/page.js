@@ -79,13 +79,19 @@
       const total = box.value.length - (box.selectionEnd - box.selectionStart) + pasted.length;
       cutFrom = total > MAX ? total : 0;
       setTimeout(() => count(box.value), 0);
-      // Gradio grows the box to fit the pasted text a moment later, which can push the notice below the
-      // fold: bring it into view again once the layout has settled.
-      for (const delay of [0, 150, 500]) {
-        setTimeout(() => {
-          if (cutFrom) document.querySelector("#question-counter")?.scrollIntoView({ block: "nearest" });
-        }, delay);
-      }
+      // Gradio grows the box to fit the pasted text a moment later (later still on a busy machine), which
+      // can push the notice below the fold: keep it in view whenever the box resizes, for 3 s after the
+      // paste, and once more when that time is up.
+      const keep = () => {
+        if (cutFrom) document.querySelector("#question-counter")?.scrollIntoView({ block: "nearest" });
+      };
+      const watcher = new ResizeObserver(keep);
+      watcher.observe(box);
+      for (const delay of [0, 150, 500]) setTimeout(keep, delay);
+      setTimeout(() => {
+        watcher.disconnect();
+        keep();
+      }, 3000);
     },
     true,
   );
