@@ -171,7 +171,10 @@ VARIANTS = (
 @contextmanager
 def _rerank_flipped(rag: Any) -> Iterator[None]:
     configured = rag.reranker
-    rag.set_reranker(None if configured else make_reranker("sentences", rag.sentence_encoder))
+    sentences = rag.config.rerank_sentences
+    rag.set_reranker(
+        None if configured else make_reranker("sentences", rag.sentence_encoder, sentences=sentences)
+    )
     try:
         yield
     finally:

@@ -111,8 +111,9 @@ class Config(BaseSettings):
     rerank_depth: int = Field(
         5, ge=1, le=MAX_TOP_K, description="Fused hits the reranker reorders (the sentence reranker: ≤ k)."
     )
-    # 3, not the answer path's 10: R@1 .948/.784/.899 -> .946/.782/.899 (XQuAD-ar/ARCD-train/demo), search
-    # p95 94.8/147.3/147.2 -> 87.1/111.3/123.0 ms (bench/results/rerank-shortlist.md).
+    # 3, not the answer path's 10 (rag.answering.rerank.DENSE_SHORTLIST): R@1 .948/.786/.913 -> .947/.785/.928
+    # (XQuAD-ar/ARCD-train/demo), cold search p95 248 -> 130 ms on XQuAD-ar 200 (bench/results/
+    # rerank-shortlist.md).
     rerank_sentences: int = Field(
         3,
         ge=1,

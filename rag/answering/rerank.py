@@ -24,9 +24,9 @@ EncoderSource = Callable[[], SentenceEncoder | None]
 # Fused sentence scores within this of each other count as tied (see _tolerant_order); the scores of a
 # question's sentences spread over several units.
 TIE_MARGIN = 0.01
-# Sentences the reranker embeds per search at most, the best by the model-free signals (Config.
-# rerank_sentences): each new one costs ~25-50 ms on 2 cores, and 3 rank as well as the answer path's 10
-# (bench/results/rerank-shortlist.md). The answer path embeds the rest of its own shortlist later.
+# Sentences the reranker embeds per search at most, the best by the model-free signals; the default of
+# Config.rerank_sentences (config stays free of this module's imports). Each new one costs ~25-50 ms on 2
+# cores, and 3 rank as well as the answer path's 10 (bench/results/rerank-shortlist.md).
 DENSE_SHORTLIST = 3
 
 
