@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-NORMALIZATION_VERSION = "2"
+NORMALIZATION_VERSION = "3"  # 3: clitics glued to a Latin word or a number split off (tokenize)
 
 # Harakat, tanween, shadda, sukun, superscript alef and Quranic annotation marks.
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
@@ -63,6 +63,9 @@ _PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ك|ل)?(?:ال)(?=\w{2,})|^(?:لل)(?=\w
 # Light suffix stripping in the spirit of Larkey's light10 stemmer (over normalized text, so ة is ه):
 # plural, dual, possessive and adverbial-alef endings, only when at least three letters remain.
 _SUFFIX = re.compile(r"(?<=\w{3})(?:ات|ون|ين|ان|ها|هم|يه|ه|ي|ا)$")
+# و/ف, then ب/ك/ل and the article, before a Latin letter or a digit (normalized: lower case, no tatweel).
+# Only clitics: an Arabic word never runs on into Latin letters, so nothing else is cut.
+_LATIN_CLITIC = re.compile(r"^(?:[وف]?(?:[بكل]?ال|لل|[بكل])|[وف])(?=[a-z0-9])")
 
 
 def normalize_arabic(text: str) -> str:
@@ -96,6 +99,12 @@ def light_stem(token: str) -> str:
     return _SUFFIX.sub("", token) if _ARABIC_WORD.match(token) else token
 
 
+def without_latin_clitic(token: str) -> str:
+    """A normalized token without the Arabic clitics written onto a Latin word or a number: tech news
+    glues them on («وDoubao»، «لـNvidia»، «بـ20»), so the question's "Doubao" must find «وDoubao»."""
+    return _LATIN_CLITIC.sub("", token)
+
+
 def tokenize(text: str) -> list[str]:
     """Split text into normalized, lightly stemmed word tokens for lexical search and answer scoring."""
-    return [light_stem(token) for token in _TOKEN.findall(normalize_arabic(text))]
+    return [light_stem(without_latin_clitic(token)) for token in _TOKEN.findall(normalize_arabic(text))]

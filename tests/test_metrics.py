@@ -108,6 +108,8 @@ def test_contains_answer_needs_contiguous_tokens() -> None:
     assert metrics.contains_answer(sentence, ["شهر مايو", "مايو"]) == 1.0
     assert metrics.contains_answer("ثلاثة من المصادر", ["ثلاثة مصادر"]) == 0.0  # not contiguous
     assert metrics.contains_answer("صحيفة فاينانشال تايمز", ["الصحيفه"]) == 1.0  # normalized
+    # «وDoubao»: the conjunction written onto the Latin name does not hide it.
+    assert metrics.contains_answer("نموذجا Qwen من علي بابا وDoubao من بايت دانس", ["Doubao"]) == 1.0
     assert metrics.contains_answer("مايو", [""]) == 0.0
     assert metrics.contains_answer("", ["مايو"]) == 0.0
 

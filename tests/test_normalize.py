@@ -75,3 +75,25 @@ def test_ascii_digits_keeps_every_offset() -> None:
     converted = ascii_digits(text)
     assert converted == "سنة 1975 و2026، «R2»"  # only the digits change: no folding, no spacing
     assert len(converted) == len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("وDoubao", ["doubao"]),
+        ("ولـNvidia", ["nvidia"]),  # tatweel between the clitics and the name
+        ("بـ20 مليار", ["20", "مليار"]),
+        ("فالـiPhone", ["iphone"]),
+        ("للـAI", ["ai"]),
+        ("وH800", ["h800"]),
+    ],
+)
+def test_clitics_glued_to_a_latin_word_or_a_number_are_split_off(text: str, tokens: list[str]) -> None:
+    assert tokenize(text) == tokens
+
+
+def test_arabic_words_keep_their_letters_next_to_latin_ones() -> None:
+    # Only clitics go: a whole Arabic word, or one that only starts like a clitic, is never cut.
+    assert tokenize("ودوباو") == ["ودوباو"]
+    assert tokenize("بايدو Baidu") == ["بايدو", "baidu"]
+    assert tokenize("H20") == ["h20"]

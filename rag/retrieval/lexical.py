@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rag.config import LEXICAL_STEMMERS, LexicalStemmer
-from rag.normalize import normalize_arabic, tokenize
+from rag.normalize import normalize_arabic, tokenize, without_latin_clitic
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def snowball_tokenize(text: str) -> list[str]:
     # text with only diacritics, tatweel and case folded, and its stems are normalized afterwards.
     plain = _DIACRITICS.sub("", unicodedata.normalize("NFKC", text)).replace("\u0640", "").lower()
     # Snowball leaves و/ف before the article (والشركة) alone: that conjunction goes first.
-    words = [_CONJUNCTION_ARTICLE.sub("ال", word) for word in _WORD.findall(plain)]
+    words = [_CONJUNCTION_ARTICLE.sub("ال", without_latin_clitic(word)) for word in _WORD.findall(plain)]
     stems = stemmer.stemWords(words)
     out = []
     for word, stem in zip(words, stems, strict=True):
