@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh llm,ui,eval,retrieval
 .venv/bin/rag models fetch
-.venv/bin/rag index data/articles
+# An index left by an older release (another normalization version or other settings) is stale: the demo
+# corpus is five articles, so it is rebuilt rather than stopping the demo.
+if ! .venv/bin/rag index data/articles; then
+  echo "demo: rebuilding the demo index (rag index data/articles --rebuild)" >&2
+  .venv/bin/rag index data/articles --rebuild
+fi
 .venv/bin/rag search "لماذا أجلت ديب سيك إطلاق نموذج R2؟" -k 3
 exec .venv/bin/rag serve "$@"

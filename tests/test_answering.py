@@ -121,6 +121,14 @@ def test_the_short_answer_drops_the_question_words_it_opens_with(written: str, k
         # A year takes in the «سنة» before it, not «عام».
         ("متى بدأ العمل بالدستور؟", "بدأ العمل بالدستور سنة 1975 في الولاية.", "1975", "سنة 1975"),
         ("متى بدأ العمل بالدستور؟", "بدأ العمل بالدستور عام 1975 في الولاية.", "1975", "1975"),
+        # A conjunction or preposition glued to a name or a number stays out.
+        (
+            "ما اسم نموذج بايت دانس؟",
+            "أصبح نموذجا Qwen من علي بابا وDoubao من بايت دانس الأفضل.",
+            "وDoubao",
+            "Doubao",
+        ),
+        ("بكم باعت الشركة؟", "باعت الشركة حصتها بـ20 مليار دولار.", "بـ20 مليار دولار", "20 مليار دولار"),
     ],
 )
 def test_the_short_answer_keeps_what_gold_answers_keep(

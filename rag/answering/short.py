@@ -161,7 +161,21 @@ def short_span(
     """Offsets in ``sentence`` of its phrase that answers ``question``, or None; its quote marks and
     brackets paired (:func:`rag.answering.spans.balanced`)."""
     span = _short_span(question, sentence, reader, cancel)
-    return balanced(sentence, with_year_word(sentence, span)) if span else None
+    return (
+        balanced(sentence, without_glued_clitic(sentence, with_year_word(sentence, span))) if span else None
+    )
+
+
+# The clitics tech news writes onto a Latin name or a number, with an optional tatweel (see
+# rag.normalize.without_latin_clitic, which does the same for matching).
+_GLUED_CLITIC = re.compile(r"(?:[وف]?(?:[بكل]?ال|لل|[بكل])|[وف])\u0640*(?=[A-Za-z0-9\u0660-\u0669])")
+
+
+def without_glued_clitic(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A span that opens with a conjunction or preposition glued to a name or a number starts at the name:
+    «Doubao» of «وDoubao», «20» of «بـ20» (still a verbatim part of the sentence)."""
+    glued = _GLUED_CLITIC.match(sentence, span[0], span[1])
+    return (glued.end(), span[1]) if glued else span
 
 
 def _short_span(
