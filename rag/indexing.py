@@ -205,14 +205,28 @@ def saved_index_settings(store: IndexStore) -> dict[str, Any]:
     return settings
 
 
+def _differing(found: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    return [key for key in sorted(set(found) | set(wanted)) if found.get(key) != wanted.get(key)]
+
+
+def only_normalization_differs(found: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether an index differs from the requested settings only in its normalization version: then only
+    its BM25 terms are out of date (they are re-made from the stored chunk texts, nothing is re-embedded)."""
+    return _differing(found, wanted) == ["normalization_version"]
+
+
 def check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path) -> None:
-    differences = [
-        f"{key}: index has {found.get(key)!r}, requested {wanted.get(key)!r}"
-        for key in sorted(set(found) | set(wanted))
-        if found.get(key) != wanted.get(key)
-    ]
-    if differences:
+    differing = _differing(found, wanted)
+    if not differing:
+        return
+    differences = "; ".join(
+        f"{key}: index has {found.get(key)!r}, requested {wanted.get(key)!r}" for key in differing
+    )
+    if differing == ["normalization_version"]:
         raise StaleIndexError(
-            f"stale index at {root} ({'; '.join(differences)}): rebuild with "
-            f"`rag index PATH --index-dir {root} --rebuild`"
+            f"stale index at {root} ({differences}): update its BM25 terms with "
+            f"`rag index PATH --index-dir {root}` (nothing is re-embedded)"
         )
+    raise StaleIndexError(
+        f"stale index at {root} ({differences}): rebuild with `rag index PATH --index-dir {root} --rebuild`"
+    )

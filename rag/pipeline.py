@@ -47,6 +47,7 @@ from rag.indexing import (  # ID_DIGEST_CHARS, make_chunker, namespaced_id: re-e
     load_in_namespace,
     make_chunker,  # noqa: F401
     namespaced_id,  # noqa: F401
+    only_normalization_differs,
     open_store,
     package_versions,
     saved_index_settings,
@@ -159,9 +160,22 @@ class RAG(Answerer):
         embedder = load_embedder(config, device)
         fingerprint = cls._fingerprint(config, embedder)
         with store.lock():
+            renormalize = False
             if store.exists() and not rebuild:
                 snapshot = store.load()
-                check_fingerprint(snapshot.fingerprint, fingerprint, store.root)
+                renormalize = only_normalization_differs(snapshot.fingerprint, fingerprint)
+                if renormalize:
+                    # An index from a release with another normalization: its vectors still hold, only the
+                    # BM25 terms are made again (seconds, where re-embedding a large index takes hours).
+                    logger.info(
+                        "index at %s has normalization version %s: re-making its BM25 terms for version %s",
+                        store.root,
+                        snapshot.fingerprint.get("normalization_version"),
+                        NORMALIZATION_VERSION,
+                    )
+                    snapshot.renormalized(fingerprint)
+                else:
+                    check_fingerprint(snapshot.fingerprint, fingerprint, store.root)
             else:
                 snapshot = IndexSnapshot.empty(fingerprint, embedder.dimension)
             rag = cls(index_dir, config, snapshot, embedder, device)
@@ -169,7 +183,7 @@ class RAG(Answerer):
                 paths,
                 snapshot,
                 progress=progress,
-                force_write=rebuild,
+                force_write=rebuild or renormalize,
                 engine=engine or LocalEngine(),
                 id_namespace=id_namespace,
             )

@@ -146,6 +146,12 @@ class IndexSnapshot:
         self.next_id += len(chunks)
         self.bm25 = None
 
+    def renormalized(self, fingerprint: dict[str, Any]) -> None:
+        """Take ``fingerprint`` (a newer normalization version, nothing else changed): the BM25 terms are made
+        again from the chunk texts when this snapshot is written; chunks and vectors stay as they are."""
+        self.fingerprint = fingerprint
+        self.bm25 = None
+
     def lexical_settings(self) -> dict[str, Any]:
         """How this index's BM25 terms are made (``bm25_stemmer``, ``bm25_title``): from the fingerprint,
         where indexes written before these settings existed have neither key (the light stemmer, no title)."""

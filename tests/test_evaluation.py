@@ -238,7 +238,7 @@ def test_stale_default_index_is_rebuilt_but_a_given_one_is_not(
     index_dir = tmp_path / "eval" / "indexes" / "squad-mini-tiny-embedder"
     [manifest] = index_dir.glob("gen-*/manifest.json")
     data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["fingerprint"]["normalization_version"] = "0"  # as if built by an older release
+    data["fingerprint"]["chunk_overlap"] = 1  # as if built with other chunks by an older release
     raw = json.dumps(data).encode()
     manifest.write_bytes(raw)
     # A consistent checksum: the index is old, not damaged (a mismatch would be IndexCorruptError).
@@ -246,6 +246,22 @@ def test_stale_default_index_is_rebuilt_but_a_given_one_is_not(
     with pytest.raises(StaleIndexError):
         rag_eval(*args, "--index-dir", str(index_dir))
     assert rag_eval(*args) == 0
+    assert RAG.load(index_dir).snapshot.fingerprint["chunk_overlap"] != 1
+
+
+def test_a_given_index_of_an_older_normalization_gets_new_bm25_terms_not_an_error(
+    tiny_embedder: Path, squad_gold: Path, tmp_path: Path
+) -> None:
+    args = ("--gold", str(squad_gold), "--embedding-model", str(tiny_embedder), "--mode", "retrieval")
+    assert rag_eval(*args) == 0
+    index_dir = tmp_path / "eval" / "indexes" / "squad-mini-tiny-embedder"
+    [manifest] = index_dir.glob("gen-*/manifest.json")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["fingerprint"]["normalization_version"] = "0"  # as if built by an older release
+    raw = json.dumps(data).encode()
+    manifest.write_bytes(raw)
+    (manifest.parent / "manifest.sha256").write_text(hashlib.sha256(raw).hexdigest() + "\n", encoding="ascii")
+    assert rag_eval(*args, "--index-dir", str(index_dir)) == 0  # only BM25 terms were out of date
     assert RAG.load(index_dir).snapshot.fingerprint["normalization_version"] != "0"
 
 

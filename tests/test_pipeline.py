@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from rag import RAG
 from rag.errors import DocumentError, IndexNotFoundError, QuestionError, StaleIndexError
 from rag.pipeline import clean_question
+from rag.retrieval import lexical
 
 # One question per demo article, phrased the way a reader would ask.
 QUESTIONS = {
@@ -96,8 +98,32 @@ def test_stale_index_is_reported(built: RAG, tmp_path: Path, demo_copy: Path) ->
 
 def test_normalization_version_change_makes_index_stale(built: RAG, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("rag.pipeline.NORMALIZATION_VERSION", "999")
-    with pytest.raises(StaleIndexError, match="normalization_version"):
+    # Only the BM25 terms are out of date: the message says so, and no --rebuild is asked for.
+    with pytest.raises(StaleIndexError, match=r"normalization_version.*nothing is re-embedded"):
         RAG.load(tmp_path / "index")
+
+
+def test_indexing_again_remakes_bm25_terms_of_an_older_normalization_without_re_embedding(
+    built: RAG, demo_copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    vectors = built.snapshot.dense.ntotal
+    monkeypatch.setattr("rag.pipeline.NORMALIZATION_VERSION", "999")
+    # The new normalization makes other terms than the stored ones: marked terms stand in, for chunks
+    # and questions alike, so a search can only find what was analyzed again.
+    real = lexical.analyzer
+
+    def marked(stemmer: str) -> Callable[[str], list[str]]:
+        return lambda text: [f"{term}~" for term in real(stemmer)(text)]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexical, "analyzer", marked)
+    monkeypatch.setattr("rag.retrieval.analyzer", marked)
+    again = RAG.build([demo_copy], index_dir=tmp_path / "index")
+    assert again.last_report.chunks_embedded == 0  # the vectors are kept
+    assert again.snapshot.dense.ntotal == vectors
+    loaded = RAG.load(tmp_path / "index")
+    assert loaded.snapshot.fingerprint["normalization_version"] == "999"
+    for article_id, question in QUESTIONS.items():
+        assert loaded.search(question, k=3, mode="bm25")[0].article.id == article_id
 
 
 def test_manifest_records_fingerprint_and_hashes(built: RAG) -> None:
