@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,19 +231,29 @@ def test_squad_eval_indexes_the_paragraphs(tiny_embedder: Path, squad_gold: Path
     assert report["retrieval"]["bm25"]["recall@1"] == 1.0
 
 
+def as_if_older(index_dir: Path, **fingerprint: Any) -> None:
+    """Rewrite the index's manifest as an older release would have written it: other ``fingerprint``
+    values, with a consistent checksum (the index is old, not damaged, which would be IndexCorruptError)."""
+    [manifest] = index_dir.glob("gen-*/manifest.json")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["fingerprint"].update(fingerprint)
+    raw = json.dumps(data).encode()
+    manifest.write_bytes(raw)
+    (manifest.parent / "manifest.sha256").write_text(hashlib.sha256(raw).hexdigest() + "\n", encoding="ascii")
+
+
+def evaluated_once(tiny_embedder: Path, squad_gold: Path, tmp_path: Path) -> tuple[tuple[str, ...], Path]:
+    """A retrieval eval run on the mini SQuAD set: its arguments and the default index it built."""
+    args = ("--gold", str(squad_gold), "--embedding-model", str(tiny_embedder), "--mode", "retrieval")
+    assert rag_eval(*args) == 0
+    return args, tmp_path / "eval" / "indexes" / "squad-mini-tiny-embedder"
+
+
 def test_stale_default_index_is_rebuilt_but_a_given_one_is_not(
     tiny_embedder: Path, squad_gold: Path, tmp_path: Path
 ) -> None:
-    args = ("--gold", str(squad_gold), "--embedding-model", str(tiny_embedder), "--mode", "retrieval")
-    assert rag_eval(*args) == 0
-    index_dir = tmp_path / "eval" / "indexes" / "squad-mini-tiny-embedder"
-    [manifest] = index_dir.glob("gen-*/manifest.json")
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["fingerprint"]["chunk_overlap"] = 1  # as if built with other chunks by an older release
-    raw = json.dumps(data).encode()
-    manifest.write_bytes(raw)
-    # A consistent checksum: the index is old, not damaged (a mismatch would be IndexCorruptError).
-    (manifest.parent / "manifest.sha256").write_text(hashlib.sha256(raw).hexdigest() + "\n", encoding="ascii")
+    args, index_dir = evaluated_once(tiny_embedder, squad_gold, tmp_path)
+    as_if_older(index_dir, chunk_overlap=1)  # built with other chunks
     with pytest.raises(StaleIndexError):
         rag_eval(*args, "--index-dir", str(index_dir))
     assert rag_eval(*args) == 0
@@ -252,15 +263,8 @@ def test_stale_default_index_is_rebuilt_but_a_given_one_is_not(
 def test_a_given_index_of_an_older_normalization_gets_new_bm25_terms_not_an_error(
     tiny_embedder: Path, squad_gold: Path, tmp_path: Path
 ) -> None:
-    args = ("--gold", str(squad_gold), "--embedding-model", str(tiny_embedder), "--mode", "retrieval")
-    assert rag_eval(*args) == 0
-    index_dir = tmp_path / "eval" / "indexes" / "squad-mini-tiny-embedder"
-    [manifest] = index_dir.glob("gen-*/manifest.json")
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["fingerprint"]["normalization_version"] = "0"  # as if built by an older release
-    raw = json.dumps(data).encode()
-    manifest.write_bytes(raw)
-    (manifest.parent / "manifest.sha256").write_text(hashlib.sha256(raw).hexdigest() + "\n", encoding="ascii")
+    args, index_dir = evaluated_once(tiny_embedder, squad_gold, tmp_path)
+    as_if_older(index_dir, normalization_version="0")
     assert rag_eval(*args, "--index-dir", str(index_dir)) == 0  # only BM25 terms were out of date
     assert RAG.load(index_dir).snapshot.fingerprint["normalization_version"] != "0"
 
