@@ -222,11 +222,6 @@ def check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path)
     differences = "; ".join(
         f"{key}: index has {found.get(key)!r}, requested {wanted.get(key)!r}" for key in differing
     )
-    if differing == ["normalization_version"]:
-        raise StaleIndexError(
-            f"stale index at {root} ({differences}): update its BM25 terms with "
-            f"`rag index PATH --index-dir {root}` (nothing is re-embedded)"
-        )
     raise StaleIndexError(
         f"stale index at {root} ({differences}): rebuild with `rag index PATH --index-dir {root} --rebuild`"
     )

@@ -203,7 +203,22 @@ class RAG(Answerer):
             config = cls._config(config, overrides)
         device = select_device(config.device)
         embedder = load_embedder(config, device)
-        check_fingerprint(snapshot.fingerprint, cls._fingerprint(config, embedder), store.root)
+        wanted = cls._fingerprint(config, embedder)
+        if only_normalization_differs(snapshot.fingerprint, wanted):
+            # Written by a release with another normalization: the vectors hold, the BM25 terms are made
+            # again in memory (a reader never writes the index; `rag index` stores them).
+            logger.warning(
+                "index at %s has normalization version %s: its BM25 terms are made again in memory for "
+                "version %s; `rag index PATH --index-dir %s` stores them",
+                store.root,
+                snapshot.fingerprint.get("normalization_version"),
+                NORMALIZATION_VERSION,
+                store.root,
+            )
+            snapshot.renormalized(wanted)
+            snapshot.build_bm25()
+        else:
+            check_fingerprint(snapshot.fingerprint, wanted, store.root)
         return cls(index_dir, config, snapshot, embedder, device)
 
     def _set_snapshot(self, snapshot: IndexSnapshot) -> None:
@@ -279,6 +294,18 @@ class RAG(Answerer):
         manifest_extra = {"config": self.config.model_dump(), "packages": package_versions()}
         self.store.write(snapshot, extra=manifest_extra)
 
+    def _stored_snapshot(self) -> tuple[IndexSnapshot, bool]:
+        """The live generation as stored (call with the store lock held), checked against this pipeline's
+        settings, and whether it was renormalized: written by a release with another normalization version
+        (its BM25 terms are made again when it is written, as :meth:`load` made them in memory)."""
+        snapshot = self.store.load()
+        renormalize = only_normalization_differs(snapshot.fingerprint, self.snapshot.fingerprint)
+        if renormalize:
+            snapshot.renormalized(self.snapshot.fingerprint)
+        else:
+            check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
+        return snapshot, renormalize
+
     def add(
         self,
         paths: Iterable[str | os.PathLike[str]],
@@ -297,20 +324,25 @@ class RAG(Answerer):
         check_namespace(id_namespace)
         paths = given_paths(paths)
         with self.store.lock():
-            snapshot = self.store.load()
-            check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
+            snapshot, renormalize = self._stored_snapshot()
             self.last_report = self._index(
-                paths, snapshot, progress=progress, engine=engine or LocalEngine(), id_namespace=id_namespace
+                paths,
+                snapshot,
+                progress=progress,
+                force_write=renormalize,
+                engine=engine or LocalEngine(),
+                id_namespace=id_namespace,
             )
         return self.last_report
 
     def delete(self, article_ids: Sequence[str]) -> int:
         """Remove articles by id; returns how many of them were in the index."""
         with self.store.lock():
-            snapshot = self.store.load()
+            snapshot, renormalize = self._stored_snapshot()
             present = [a for a in article_ids if a in snapshot.articles]
             if present:
                 snapshot.remove_articles(present)
+            if present or renormalize:
                 self._write(snapshot)
             self._set_snapshot(snapshot)
         return len(present)

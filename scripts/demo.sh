@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh llm,ui,eval,retrieval
 .venv/bin/rag models fetch
 # An index left with other settings by an older release is stale (one that only differs in its normalization
-# version is updated in place by `rag index`): the demo corpus is five articles, so it is rebuilt rather than
+# version is updated by `rag index`): the demo corpus is five articles, so it is rebuilt rather than
 # stopping the demo.
 if ! .venv/bin/rag index data/articles; then
   echo "demo: rebuilding the demo index (rag index data/articles --rebuild)" >&2
