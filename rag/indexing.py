@@ -215,6 +215,17 @@ def only_normalization_differs(found: dict[str, Any], wanted: dict[str, Any]) ->
     return _differing(found, wanted) == ["normalization_version"]
 
 
+def reconcile(snapshot: IndexSnapshot, wanted: dict[str, Any], root: Path) -> bool:
+    """Check a stored ``snapshot`` against the ``wanted`` settings (:func:`check_fingerprint`), except that
+    one written by a release with another normalization version is taken over: it gets ``wanted`` and its BM25
+    terms are made again from the chunk texts when built or written; its vectors hold. True when so."""
+    if not only_normalization_differs(snapshot.fingerprint, wanted):
+        check_fingerprint(snapshot.fingerprint, wanted, root)
+        return False
+    snapshot.renormalized(wanted)
+    return True
+
+
 def check_fingerprint(found: dict[str, Any], wanted: dict[str, Any], root: Path) -> None:
     differing = _differing(found, wanted)
     if not differing:

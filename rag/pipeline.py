@@ -39,7 +39,6 @@ from rag.indexing import (  # ID_DIGEST_CHARS, make_chunker, namespaced_id: re-e
     IndexEngine,
     IndexReport,
     LocalEngine,
-    check_fingerprint,
     check_namespace,
     check_setting_names,
     given_paths,
@@ -47,9 +46,9 @@ from rag.indexing import (  # ID_DIGEST_CHARS, make_chunker, namespaced_id: re-e
     load_in_namespace,
     make_chunker,  # noqa: F401
     namespaced_id,  # noqa: F401
-    only_normalization_differs,
     open_store,
     package_versions,
+    reconcile,
     saved_index_settings,
 )
 from rag.loaders.registry import MAIN_SUFFIXES
@@ -163,19 +162,9 @@ class RAG(Answerer):
             renormalize = False
             if store.exists() and not rebuild:
                 snapshot = store.load()
-                renormalize = only_normalization_differs(snapshot.fingerprint, fingerprint)
-                if renormalize:
-                    # An index from a release with another normalization: its vectors still hold, only the
-                    # BM25 terms are made again (seconds, where re-embedding a large index takes hours).
-                    logger.info(
-                        "index at %s has normalization version %s: re-making its BM25 terms for version %s",
-                        store.root,
-                        snapshot.fingerprint.get("normalization_version"),
-                        NORMALIZATION_VERSION,
-                    )
-                    snapshot.renormalized(fingerprint)
-                else:
-                    check_fingerprint(snapshot.fingerprint, fingerprint, store.root)
+                # Another normalization version: the BM25 terms are made again and written (seconds, where
+                # re-embedding a large index takes hours).
+                renormalize = reconcile(snapshot, fingerprint, store.root)
             else:
                 snapshot = IndexSnapshot.empty(fingerprint, embedder.dimension)
             rag = cls(index_dir, config, snapshot, embedder, device)
@@ -203,22 +192,19 @@ class RAG(Answerer):
             config = cls._config(config, overrides)
         device = select_device(config.device)
         embedder = load_embedder(config, device)
-        wanted = cls._fingerprint(config, embedder)
-        if only_normalization_differs(snapshot.fingerprint, wanted):
-            # Written by a release with another normalization: the vectors hold, the BM25 terms are made
-            # again in memory (a reader never writes the index; `rag index` stores them).
+        stored_version = snapshot.fingerprint.get("normalization_version")
+        if reconcile(snapshot, cls._fingerprint(config, embedder), store.root):
+            # A reader never writes the index: the new BM25 terms live in memory until `rag index`
+            # stores them.
             logger.warning(
                 "index at %s has normalization version %s: its BM25 terms are made again in memory for "
                 "version %s; `rag index PATH --index-dir %s` stores them",
                 store.root,
-                snapshot.fingerprint.get("normalization_version"),
+                stored_version,
                 NORMALIZATION_VERSION,
                 store.root,
             )
-            snapshot.renormalized(wanted)
             snapshot.build_bm25()
-        else:
-            check_fingerprint(snapshot.fingerprint, wanted, store.root)
         return cls(index_dir, config, snapshot, embedder, device)
 
     def _set_snapshot(self, snapshot: IndexSnapshot) -> None:
@@ -299,12 +285,7 @@ class RAG(Answerer):
         settings, and whether it was renormalized: written by a release with another normalization version
         (its BM25 terms are made again when it is written, as :meth:`load` made them in memory)."""
         snapshot = self.store.load()
-        renormalize = only_normalization_differs(snapshot.fingerprint, self.snapshot.fingerprint)
-        if renormalize:
-            snapshot.renormalized(self.snapshot.fingerprint)
-        else:
-            check_fingerprint(snapshot.fingerprint, self.snapshot.fingerprint, self.store.root)
-        return snapshot, renormalize
+        return snapshot, reconcile(snapshot, self.snapshot.fingerprint, self.store.root)
 
     def add(
         self,
