@@ -63,9 +63,11 @@ _PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ك|ل)?(?:ال)(?=\w{2,})|^(?:لل)(?=\w
 # Light suffix stripping in the spirit of Larkey's light10 stemmer (over normalized text, so ة is ه):
 # plural, dual, possessive and adverbial-alef endings, only when at least three letters remain.
 _SUFFIX = re.compile(r"(?<=\w{3})(?:ات|ون|ين|ان|ها|هم|يه|ه|ي|ا)$")
-# و/ف, then ب/ك/ل and the article, before a Latin letter or a digit (normalized: lower case, no tatweel).
-# Only clitics: an Arabic word never runs on into Latin letters, so nothing else is cut.
-_LATIN_CLITIC = re.compile(r"^(?:[وف]?(?:[بكل]?ال|لل|[بكل])|[وف])(?=[a-z0-9])")
+# The clitics written onto a Latin word or a number: و/ف, then ب/ك/ل and the article (also
+# rag.answering.short, over the text as written). Only clitics: an Arabic word never runs on into Latin
+# letters, so nothing else is cut.
+LATIN_CLITICS = r"(?:[وف]?(?:[بكل]?ال|لل|[بكل])|[وف])"
+_LATIN_CLITIC = re.compile(rf"^{LATIN_CLITICS}(?=[a-z0-9])")  # normalized: lower case, no tatweel
 
 
 def normalize_arabic(text: str) -> str:

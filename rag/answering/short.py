@@ -21,7 +21,7 @@ from rag.answering.answer_type import can_answer, expected_kind
 from rag.answering.prompt import Prompt
 from rag.answering.sentences import STOPWORDS
 from rag.answering.spans import balanced, closest_span, locate_span, span_grammar, words_of
-from rag.normalize import ascii_digits, normalize_arabic, tokenize
+from rag.normalize import LATIN_CLITICS, ascii_digits, normalize_arabic, tokenize
 
 MAX_SHORT_WORDS = 10
 
@@ -166,9 +166,9 @@ def short_span(
     )
 
 
-# The clitics tech news writes onto a Latin name or a number, with an optional tatweel (see
-# rag.normalize.without_latin_clitic, which does the same for matching).
-_GLUED_CLITIC = re.compile(r"(?:[وف]?(?:[بكل]?ال|لل|[بكل])|[وف])\u0640*(?=[A-Za-z0-9\u0660-\u0669])")
+# The clitics tech news writes onto a Latin name or a number, as written: a tatweel may follow, the name may
+# be upper case, the digits Eastern (rag.normalize.without_latin_clitic does the same for matching).
+_GLUED_CLITIC = re.compile(rf"{LATIN_CLITICS}\u0640*(?=[A-Za-z0-9\u0660-\u0669])")
 
 
 def without_glued_clitic(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
