@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-NORMALIZATION_VERSION = "3"  # 3: clitics glued to a Latin word or a number split off (tokenize)
+NORMALIZATION_VERSION = "4"  # 3: clitics glued to a Latin word or a number split off (tokenize);
+# 4: the same before Eastern Arabic digits in the Snowball analyzer («بـ٢٠» → "20")
 
 # Harakat, tanween, shadda, sukun, superscript alef and Quranic annotation marks.
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")

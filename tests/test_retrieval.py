@@ -85,6 +85,7 @@ def test_snowball_stems_arabic_and_keeps_latin_words() -> None:
     assert "nvidia" in terms and "h800" in terms
     assert snowball_tokenize("المُعالِجات") == snowball_tokenize("المعالجات")  # diacritics folded first
     assert snowball_tokenize("ولـNvidia وDoubao") == ["nvidia", "doubao"]  # clitics off Latin names
+    assert snowball_tokenize("بـ٢٠ مليار") == snowball_tokenize("بـ20 مليار") == ["20", "مليار"]
 
 
 def test_title_field_adds_the_title_terms_to_each_chunk() -> None:

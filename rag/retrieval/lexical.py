@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rag.config import LEXICAL_STEMMERS, LexicalStemmer
-from rag.normalize import normalize_arabic, tokenize, without_latin_clitic
+from rag.normalize import ascii_digits, normalize_arabic, tokenize, without_latin_clitic
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,11 @@ def snowball_tokenize(text: str) -> list[str]:
     if stemmer is None:
         return tokenize(text)
     # Snowball needs the letters the normalizer folds (ة is a suffix to it, ى/أ mark stems): it gets the
-    # text with only diacritics, tatweel and case folded, and its stems are normalized afterwards.
-    plain = _DIACRITICS.sub("", unicodedata.normalize("NFKC", text)).replace("\u0640", "").lower()
+    # text with only diacritics, tatweel, case and digits folded (ASCII digits, so that a clitic glued to
+    # «٢٠» comes off as it does from «20»), and its stems are normalized afterwards.
+    plain = ascii_digits(
+        _DIACRITICS.sub("", unicodedata.normalize("NFKC", text)).replace("\u0640", "").lower()
+    )
     # Snowball leaves و/ف before the article (والشركة) alone: that conjunction goes first.
     words = [_CONJUNCTION_ARTICLE.sub("ال", without_latin_clitic(word)) for word in _WORD.findall(plain)]
     stems = stemmer.stemWords(words)
