@@ -1,6 +1,9 @@
 """How often the reader's English rendering of an Arabic sentence is shown, and how often it names what the
 sentence does not: the checks of :mod:`rag.answering.english` with and without the name check.
 
+The name check has two parts, reported apart: the Latin/quoted-name and skeleton checks, and the known names
+written in Arabic script (:mod:`rag.answering.known_names`, «رقائق هواوي» must stay Huawei).
+
 Sentences: every sentence of the demo articles that names something (a quoted or Latin-script name), plus
 those of a sample of XQuAD-ar paragraphs. Each is rendered once by the reader; the figures are the share
 passing ``faithful`` without the name check, with it, and the renderings the name check rejects (listed in
@@ -26,6 +29,7 @@ from _common import ROOT, SETS, percentiles, write_results
 from short_answer import _load_reader
 
 import rag.answering.english as english
+import rag.answering.names as names
 from rag.answering.names import latin_words, quoted_names
 from rag.answering.sentences import split_sentences
 from rag.normalize import normalize_arabic
@@ -61,7 +65,7 @@ def main() -> None:
     for name, sentences in (("demo", demo_sentences()), ("xquad", xquad_sentences())):
         rng = random.Random(args.seed)
         sample = rng.sample(sentences, min(args.limit, len(sentences)))
-        passed_before = passed_after = 0
+        passed_before = passed_without_known = passed_after = 0
         seconds = []
         for sentence in sample:
             started = time.perf_counter()
@@ -69,19 +73,25 @@ def main() -> None:
             seconds.append(time.perf_counter() - started)
             with mock.patch.object(english, "names_accounted_for", lambda _a, _e: True):
                 before = english.faithful(sentence, rendering)
+            with mock.patch.object(names, "keeps_known_names", lambda _a, _e: True):
+                without_known = english.faithful(sentence, rendering)
             after = english.faithful(sentence, rendering)
             passed_before += before
+            passed_without_known += without_known
             passed_after += after
             if before and not after:
-                rejected.append({"set": name, "arabic": sentence, "english": rendering})
+                check = "known names" if without_known else "names"
+                rejected.append({"set": name, "check": check, "arabic": sentence, "english": rendering})
         n = len(sample)
         rows.append(
             {
                 "set": name,
                 "sentences": n,
                 "shown_without_name_check": round(passed_before / n, 3),
+                "shown_without_known_names": round(passed_without_known / n, 3),
                 "shown_with_name_check": round(passed_after / n, 3),
                 "rejected_by_name_check": passed_before - passed_after,
+                "rejected_by_known_names": passed_without_known - passed_after,
                 "render_p50_ms": percentiles(seconds)["p50_ms"],
             }
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.english import faithful
+from rag.answering.known_names import keeps_known_names, known_names_in
 from rag.answering.names import english_names, names_accounted_for, quoted_names
 from rag.normalize import normalize_arabic
 
@@ -57,6 +58,11 @@ def test_a_rendering_that_keeps_the_names_passes(arabic: str, english: str) -> N
         (ASCEND, "DeepSeek faced problems training R2 on Huawei chips, pushing it to Nvidia chips."),
         # The quoted newspaper dropped: «China's technology companies are researching…».
         (WSJ, "China's technology companies are researching cheaper chips instead of American chips."),
+        # An unquoted known name dropped: «رقائق هواوي» became "high-end chips" (what the reader wrote).
+        (
+            "كان من المقرر إطلاق R2 في مايو، لكن المشكلات التقنية مع رقائق هواوي أخرت الإطلاق.",
+            "R2 was due in May, but technical problems with high-end chips delayed the launch.",
+        ),
         # An exonym the sentence does not have.
         ("وتعمل سامسونج مع هواوي في سنغافورة.", "Samsung works with Huawei in Japan."),
     ],
@@ -78,3 +84,13 @@ def test_quoted_names_are_short_quoted_arabic_runs() -> None:
     said = 'قال «ديب سيك» و"علي بابا": "إن المنافسة على أشدها اليوم في السوق"'
     quoted = quoted_names(normalize_arabic(said))
     assert quoted == [["ديب", "سيك"], ["علي", "بابا"]]  # the quoted speech is translated, not a name
+
+
+def test_known_names_are_found_with_clitics_and_kept_in_any_latin_spelling() -> None:
+    arabic = 'وتسعى "علي بابا" ولإنفيديا شركاء، وليس في الذكاء الاصطناعي وغابة الأمازون اسم آخر.'
+    assert known_names_in(arabic) == [("nvidia",), ("alibaba", "ali baba")]
+    assert keeps_known_names(arabic, "Ali Baba and Nvidia's partners")
+    assert keeps_known_names(arabic, "Alibaba and NVIDIA")
+    assert not keeps_known_names(arabic, "Alibaba and its partners")
+    # Whole words only: "intelligence" does not keep Intel.
+    assert not keeps_known_names("وتعمل إنتل على ذلك.", "Artificial intelligence works on it.")

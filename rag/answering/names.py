@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from rag.answering.known_names import keeps_known_names
 from rag.normalize import normalize_arabic, strip_article
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*|\d+[A-Za-z][A-Za-z0-9]*")
@@ -215,7 +216,10 @@ def english_names(english: str) -> list[str]:
 
 
 def names_accounted_for(arabic: str, english: str) -> bool:
-    """Whether ``english`` keeps the Latin words of ``arabic`` and names nothing ``arabic`` does not."""
+    """Whether ``english`` keeps the Latin words and the known names of ``arabic`` (see
+    :mod:`rag.answering.known_names`) and names nothing ``arabic`` does not."""
+    if not keeps_known_names(arabic, english):
+        return False  # «رقائق هواوي» rendered "high-end chips"
     english_words = latin_words(english)
     written = {w.lower() for w in english_words}
     kept = [w.lower() for w in latin_words(arabic)]
