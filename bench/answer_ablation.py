@@ -22,10 +22,13 @@ it, for the run only:
   near miss (``rag.answering.answerability``);
 - ``identifiers``: a question naming a code no source mentions («910C») is refused
   (``rag.answering.identifiers``);
+- ``other identifiers``: a sentence naming other codes and none of the question's (A100 for a question on
+  A800) cannot answer it;
 - ``name check``: an English rendering must name only what its Arabic sentence names
   (``rag.answering.names``; off: the numbers, length and one-sentence checks only);
 - ``calendar dates``: «ما تاريخ/في أي عام …؟» needs a date in the calendar, not a relative time;
 - ``exact day``: «ما التاريخ الدقيق …؟» needs a day of the month, not a month alone;
+- ``year``: «في أي عام …؟» needs a year, not a weekday or a month (off: a date in the calendar answers it);
 - ``unnamed mentions``: a name asked for whose role the evidence mentions only unnamed («أشار متحدث باسم
   الشركة») is refused (``rag.answering.unnamed``);
 - ``bylines``: «من كاتب المقال؟» is answered from the article's byline (``rag.answering.bylines``; off: as
@@ -91,7 +94,16 @@ def _without_calendar(expected_kind: Any) -> Any:
     # «ما تاريخ …؟» treated as any when-question again: a relative time answers it.
     def kind(question: str) -> str | None:
         found = expected_kind(question)
-        return "date" if found in ("calendar", "day") else found
+        return "date" if found in ("calendar", "year", "day") else found
+
+    return kind
+
+
+def _without_year(expected_kind: Any) -> Any:
+    # «في أي عام …؟» treated as «ما تاريخ …؟» again: a weekday or a month answers it.
+    def kind(question: str) -> str | None:
+        found = expected_kind(question)
+        return "calendar" if found == "year" else found
 
     return kind
 
@@ -126,11 +138,18 @@ def _patches(name: str) -> list[Any]:
         "wanted words": [mock.patch.object(short, "wanted_words", lambda question, sentence: None)],
         "free first": [mock.patch.object(short, "closest_span", lambda sentence, written, max_words: None)],
         "identifiers": [mock.patch.object(answerer, "unknown_identifiers", lambda question, texts: [])],
+        "other identifiers": [
+            mock.patch.object(answerer, "names_other_identifiers", lambda question, text: False)
+        ],
         "name check": [mock.patch.object(english, "names_accounted_for", lambda arabic, rendering: True)],
         "calendar dates": [
             mock.patch.object(answerer, "expected_kind", _without_calendar(answerer.expected_kind)),
         ],
         "exact day": [mock.patch.object(answerer, "expected_kind", _without_day(answerer.expected_kind))],
+        "year": [
+            mock.patch.object(answerer, "expected_kind", _without_year(answerer.expected_kind)),
+            mock.patch.object(short, "expected_kind", _without_year(short.expected_kind)),
+        ],
         "unnamed mentions": [mock.patch.object(answerer, "never_named", lambda question, sentences: False)],
         "bylines": [mock.patch.object(answerer, "asks_author", lambda question: False)],
         "titled choice": [mock.patch.object(answerer, "choice_fusion_for", evidence.fusion_for)],
@@ -151,9 +170,11 @@ VARIANTS = (
     "sentence titles",
     "answerability",
     "identifiers",
+    "other identifiers",
     "name check",
     "calendar dates",
     "exact day",
+    "year",
     "unnamed mentions",
     "bylines",
     "answer type",

@@ -157,7 +157,7 @@ def _trim_ends(question: str, sentence: str, span: tuple[int, int]) -> tuple[int
 
 # What kind of phrase answers, told to the reader in the prompt: numbers, dates and reasons as the pipeline
 # detects them (rag.answering.answer_type); places and names by the question word (normalized question).
-_KIND_HINTS = {"number": "رقم", "date": "تاريخ", "calendar": "تاريخ", "day": "تاريخ"}
+_KIND_HINTS = {"number": "رقم", "date": "تاريخ", "calendar": "تاريخ", "year": "تاريخ", "day": "تاريخ"}
 _ASKS_PLACE = re.compile(r"(?:^|\s)[وف]?(?:اين|اي مكان|where)(?:\s|$)")
 _ASKS_NAME = re.compile(r"^[وف]?(?:من|who)(?:\s|$)|(?:^|\s)ما اسم(?:\s|$)")
 _HINTED_EXAMPLES = ("مكان", "سبب", "رقم")  # the kinds of short.SHORT_EXAMPLES, in order

@@ -25,12 +25,14 @@ from rag.answering.prompt import MISSING_AR, is_refusal
         ("موديل R2 هينزل امتى؟", "date"),  # last, before the question mark
         ("كيف دخل الطاعون أوروبا ومتى؟", "date"),
         ("متى كان مقررًا إطلاق R2؟", "date"),
-        ("في أي عام تأسست الشركة؟", "calendar"),
-        ("وفي أي عام؟", "calendar"),  # a follow-up: the question word before the question mark
-        ("ولدت في أي سنة؟", "calendar"),
+        ("في أي عام تأسست الشركة؟", "year"),
+        ("وفي أي عام؟", "year"),  # a follow-up: the question word before the question mark
+        ("ولدت في أي سنة؟", "year"),
+        ("ما السنة التي أُنشئ فيها النظام؟", "year"),
+        ("In what year was it founded?", "year"),
         ("ما التاريخ الدقيق؟", "day"),
         ("ما هو التاريخ؟", "calendar"),
-        ("What year?", "calendar"),
+        ("What year?", "year"),
         ("ما هو التاريخ الدقيق لإطلاق النموذج؟", "day"),
         ("What is the exact date of the launch?", "day"),
         ("في أي يوم نشرت الصحيفة تقريرها؟", "calendar"),
@@ -142,6 +144,31 @@ def test_a_date_asked_for_and_only_a_relative_time_given_is_refused_with_what_is
     assert refused.refused and refused.text == MISSING_AR["calendar"] and is_refusal(refused.text)
     found = final_answer("متى سيُطرح نموذج R2؟", text)  # «متى» is answered by the relative time
     assert not found.refused and "الأسابيع المقبلة" in found.text
+
+
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [
+        ("تأسست الشركة عام 2023.", True),
+        ("ولد سنة ١٩٧٥.", True),  # Eastern Arabic digits
+        ("بني الطريق في الخمسينيات.", True),  # a decade
+        ("أطلقت الشركة نموذجها العام الماضي.", True),  # a year told relative to now
+        ("في القرن الثامن عشر.", True),
+        ("نشرت الصحيفة تقريرها يوم الخميس.", False),  # a weekday is a calendar date, not a year
+        ("كان مقررًا في مايو.", False),
+        ("تدرب على رقائق H800.", False),  # a product name is not a year
+    ],
+)
+def test_a_year_is_digits_a_decade_a_century_or_a_relative_year(text: str, year: bool) -> None:
+    assert can_answer("year", text) is year
+
+
+def test_a_year_asked_for_and_only_a_weekday_given_is_refused_with_what_is_missing() -> None:
+    text = "وواجهت ديب سيك مشكلات في تدريب نموذج R2، وفقًا لما أوردته صحيفة فاينانشال تايمز يوم الخميس."
+    refused = final_answer("في أي عام تأسست شركة ديب سيك؟", text)
+    assert refused.refused and refused.text == MISSING_AR["year"] and is_refusal(refused.text)
+    found = final_answer("في أي يوم نشرت فاينانشال تايمز تقريرها عن ديب سيك؟", text)  # a weekday answers
+    assert not found.refused and "الخميس" in found.text
 
 
 def test_the_exact_date_asked_for_and_only_the_month_given_is_refused_with_what_is_missing() -> None:

@@ -18,7 +18,7 @@ from typing import Literal
 from rag.answering.scoring import ASKS_REASON
 from rag.normalize import ascii_digits, normalize_arabic
 
-AnswerKind = Literal["number", "date", "calendar", "day"]
+AnswerKind = Literal["number", "date", "calendar", "year", "day"]
 
 # Over normalize_arabic(question): أ/إ/آ → ا, ى → ي, ة → ه.
 # Where a question word ends: a space, the end, or punctuation (normalize_arabic writes «؟» as "?"), since
@@ -29,6 +29,12 @@ _END = r"(?=[\s?!.,،]|$)"
 _ASKS_NUMBER = re.compile(
     r"(?:^|\s)(?:[وف]?(?:كم|بكم|بكام|قديش|اديش)|ما عدد|ما نسبه|ما النسبه|how many|how much"
     rf"|what percentage){_END}"
+)
+# «في أي عام …؟», «ما السنة التي …؟», "which year": a year, which «يوم الخميس» does not give (checked before
+# _ASKS_CALENDAR, which also takes these).
+_ASKS_YEAR = re.compile(
+    rf"(?:^|\s)[وف]?(?:(?:في|منذ) )?(?:اي|ايه) (?:عام|سنه){_END}"
+    rf"|(?:^|\s)[وف]?ما (?:هي |هو )?(?:ال)?(?:سنه|عام) (?:التي|الذي){_END}|what year|which year|in what year"
 )
 # «ما التاريخ الدقيق …؟»: a day of the month, which «في مايو» does not give.
 _ASKS_DAY = re.compile(rf"(?:^|\s)[وف]?(?:(?:ال)?تاريخ (?:ال)?دقيق|(?:the )?exact date|exact day){_END}")
@@ -83,6 +89,16 @@ _DAY_OF_MONTH = re.compile(
     re.IGNORECASE,
 )
 _DECADE = re.compile(r"\S+ينيات(?=\s|$|[،,.؛])")
+# A year as news writes it: 3-4 digits standing alone (not H800), a decade, a century, or a year told
+# relative to now («العام الماضي»، «هذا العام»).
+_YEAR_NUMBER = re.compile(r"(?<![A-Za-z0-9])\d{3,4}(?![A-Za-z0-9])")
+_RELATIVE_YEAR = re.compile(
+    r"(?:^|\s)[وبلف]?(?:ال)?(?:عام|سنه) (?:ال)?"
+    r"(?:ماضي|ماضيه|جاري|جاريه|حالي|حاليه|مقبل|مقبله|قادم|قادمه|سابق|سابقه)(?=\s|$|[،,.؛])"
+    r"|(?:^|\s)[وبلف]?(?:هذا العام|هذه السنه)|(?:^|\s)[وبلف]?(?:ال)?قرن(?=\s|$|[،,.؛])"
+    r"|last year|this year|next year|century",
+    re.IGNORECASE,
+)
 # A month or a weekday by name: with a number or a decade, what a calendar date is made of.
 _CALENDAR_WORD = re.compile(
     rf"(?:^|\s)[وبلف]?(?:ال)?(?:{normalize_arabic(_MONTHS)}|{_DAYS})(?=\s|$|[،,.؛])", re.IGNORECASE
@@ -90,14 +106,16 @@ _CALENDAR_WORD = re.compile(
 
 
 def expected_kind(question: str) -> AnswerKind | None:
-    """ "number" for how-many/how-much questions, "day" for the exact date (a day of the month),
-    "calendar" for questions asking for a date in the calendar (what date, which year or day), "date" for
-    other when-questions, else None."""
+    """ "number" for how-many/how-much questions, "day" for the exact date (a day of the month), "year" for
+    which-year questions, "calendar" for questions asking for another date in the calendar (what date, which
+    day), "date" for other when-questions, else None."""
     asked = normalize_arabic(question).lower()
     if _ASKS_NUMBER.search(asked):
         return "number"
     if _ASKS_DAY.search(asked):
         return "day"
+    if _ASKS_YEAR.search(asked):
+        return "year"
     if _ASKS_CALENDAR.search(asked):
         return "calendar"
     if _ASKS_DATE.search(asked):
@@ -126,6 +144,16 @@ def has_calendar_date(text: str) -> bool:
     return bool(_NUMBER.search(text) or _CALENDAR_WORD.search(normalized) or _DECADE.search(normalized))
 
 
+def has_year(text: str) -> bool:
+    """A year: 3-4 digits standing alone, a decade, a century or a relative year («العام الماضي»). On the dev
+    sets 49 of the 50 sentences answering «في أي عام/ما السنة التي …؟» have one (the other has no date at
+    all), while «يوم الخميس» passes :func:`has_calendar_date`."""
+    normalized = normalize_arabic(ascii_digits(text))
+    return bool(
+        _YEAR_NUMBER.search(normalized) or _DECADE.search(normalized) or _RELATIVE_YEAR.search(normalized)
+    )
+
+
 def has_day_of_month(text: str) -> bool:
     """A day of the month with its month («5 مايو»، "May 5") or a numeric date (5/8/2025)."""
     return bool(_DAY_OF_MONTH.search(normalize_arabic(ascii_digits(text)).lower()))
@@ -139,6 +167,8 @@ def can_answer(kind: AnswerKind | None, text: str) -> bool:
         return has_date(text)
     if kind == "calendar":
         return has_calendar_date(text)
+    if kind == "year":
+        return has_year(text)
     if kind == "day":
         return has_day_of_month(text)
     return True
