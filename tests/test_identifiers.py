@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import final_answer
 
-from rag.answering.identifiers import identifiers_in, unknown_identifiers
+from rag.answering.identifiers import identifiers_in, names_other_identifiers, unknown_identifiers
 from rag.answering.prompt import is_refusal
 
 
@@ -46,3 +46,30 @@ def test_a_question_about_a_code_no_source_mentions_is_refused_naming_it() -> No
 def test_a_question_about_a_code_the_sources_mention_is_answered() -> None:
     found = final_answer("ما الرقائق التي استخدمتها ديب سيك في تدريب نموذج R2؟", TEXT)
     assert not found.refused and "R2" in found.text and found.citations
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "other"),
+    [
+        ("كم عدد رقائق A800 التي باعتها إنفيديا؟", "هناك نحو 50 ألفًا من رقائق A100s في الصين.", True),
+        ("كم عدد رقائق A100 في الصين؟", "هناك نحو 50 ألفًا من رقائق A100s في الصين.", False),  # a plural
+        ("ما الفرق بين R1 وR2؟", "أطلقت الشركة R1 في يناير.", False),  # one of the question's codes
+        ("متى أطلقت ديب سيك R1؟", "وأطلقت الشركة نموذجها الأول في يناير.", False),  # no code: may refer back
+        ("متى أطلقت الشركة نموذجها؟", "أجلت الشركة R2.", False),  # the question names no code
+    ],
+)
+def test_a_sentence_names_other_identifiers_only_when_it_names_none_of_the_questions(
+    question: str, text: str, other: bool
+) -> None:
+    assert names_other_identifiers(question, text) is other
+
+
+def test_a_number_asked_for_one_product_is_not_answered_with_another_products_figure() -> None:
+    text = (
+        "وأصدرت إنفيديا رقائق A800 وH800 للسوق الصينية. "
+        "وأظهر مسح أن هناك ما بين 40 إلى 50 ألف من رقائق A100s في الصين متاحة للتدريب."
+    )
+    refused = final_answer("كم عدد رقائق A800 التي باعتها إنفيديا في الصين؟", text)
+    assert refused.refused and "A100" not in refused.text and is_refusal(refused.text)
+    found = final_answer("كم عدد رقائق A100 المتاحة في الصين؟", text)
+    assert not found.refused and "50 ألف" in found.text

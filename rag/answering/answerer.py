@@ -31,7 +31,7 @@ from rag.answering.bylines import asks_author, byline_stream
 from rag.answering.context import antecedent_elsewhere, pointed_at, with_antecedent
 from rag.answering.english import faithful, render_english
 from rag.answering.evidence import Fusion, choice_fusion_for, fusion_for, select_evidence
-from rag.answering.identifiers import unknown_identifiers
+from rag.answering.identifiers import names_other_identifiers, unknown_identifiers
 from rag.answering.prompt import missing_text, refusal_text, unknown_text
 from rag.answering.scoring import SentenceScorer
 from rag.answering.sentence_vectors import SentenceEncoder
@@ -170,7 +170,9 @@ def answer_stream(
     def answering_of(supported: list[Evidence]) -> list[Evidence]:
         if never_named(question, [e.text for e in supported]):
             return []
-        return [e for e in supported if can_answer(kind, e.text)]
+        return [
+            e for e in supported if can_answer(kind, e.text) and not names_other_identifiers(question, e.text)
+        ]
 
     def answering_in(found: list[Evidence], fusion: Fusion) -> tuple[list[Evidence], list[Evidence]]:
         """The supported sentences of ``found`` and those of them that can answer (of the right kind)."""
